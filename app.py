@@ -1,0 +1,49 @@
+"""The Chalice app: wiring only. Routes live in chalicelib's blueprints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from chalice.app import Chalice, Request, Response
+
+from chalicelib import http
+from chalicelib.accounts import auth
+from chalicelib.accounts.routes import PUBLIC_ROUTES
+from chalicelib.accounts.routes import bp as accounts_bp
+from chalicelib.chunks.routes import bp as chunks_bp
+from chalicelib.errors import ServiceError
+from chalicelib.metadata.routes import bp as metadata_bp
+
+app = Chalice(app_name="driftbox")
+logger = Logger(service="driftbox")
+metrics = Metrics(namespace="Driftbox", service="driftbox")
+
+app.register_blueprint(accounts_bp)
+app.register_blueprint(chunks_bp)
+app.register_blueprint(metadata_bp)
+
+
+@app.middleware("http")
+def serve(event: Request, get_response: Any) -> Response:
+    """Authenticate the caller, log one line per request, count answers by status class."""
+    resource = event.context.get("resourcePath", "?")
+    logger.append_keys(route=f"{event.method} {resource}", request_id=event.context.get("requestId"))
+    try:
+        if (event.method, resource) in PUBLIC_ROUTES:
+            response: Response = get_response(event)
+        else:
+            principal = auth.authenticate(event.headers.get("authorization"))
+            auth.set_current(principal)
+            logger.append_keys(user_id=principal.user_id, device_id=principal.device_id)
+            response = get_response(event)
+    except ServiceError as exc:
+        response = http.error(exc)
+    finally:
+        auth.set_current(None)
+    logger.info("request", extra={"status": response.status_code})
+    metrics.add_metric(name=f"Status{response.status_code // 100}xx", unit=MetricUnit.Count, value=1)
+    metrics.flush_metrics(raise_on_empty_metrics=False)
+    logger.remove_keys(["route", "request_id", "user_id", "device_id"])
+    return response

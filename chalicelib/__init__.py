@@ -1,0 +1,1 @@
+"""Driftbox backend: the code behind the Chalice app in app.py."""

@@ -1,0 +1,1 @@
+"""Accounts: signup, login, devices, tokens, and who may touch which namespace."""

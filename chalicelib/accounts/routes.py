@@ -1,0 +1,57 @@
+"""Account routes: parse, call the service, answer."""
+
+from __future__ import annotations
+
+from chalice.app import Blueprint
+from pydantic import BaseModel, ConfigDict
+
+from chalicelib import http
+from chalicelib.accounts import auth, service
+
+bp = Blueprint(__name__)
+
+PUBLIC_ROUTES = {("POST", "/v1/auth/signup"), ("POST", "/v1/auth/login")}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SignupBody(_Strict):
+    email: str
+    password: str
+
+
+class LoginBody(_Strict):
+    email: str
+    password: str
+    device_name: str
+
+
+@http.route(bp, "/v1/auth/signup", "POST", status=201)
+def signup() -> object:
+    req = http.body(bp.current_request, SignupBody)
+    return service.signup(req.email, req.password)
+
+
+@http.route(bp, "/v1/auth/login", "POST")
+def login() -> object:
+    req = http.body(bp.current_request, LoginBody)
+    return service.login(req.email, req.password, req.device_name)
+
+
+@http.route(bp, "/v1/auth/logout", "POST")
+def logout() -> object:
+    service.logout(auth.current())
+    return {"revoked": True}
+
+
+@http.route(bp, "/v1/account", "GET")
+def account() -> object:
+    return service.account(auth.current())
+
+
+@http.route(bp, "/v1/devices/{device_id}", "DELETE")
+def unlink_device(device_id: str) -> object:
+    service.unlink(auth.current(), device_id)
+    return {"unlinked": device_id}

@@ -1,0 +1,138 @@
+"""DynamoDB side of accounts: users, emails, devices, tokens, memberships, the login throttle."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from datetime import UTC, datetime
+
+from pynamodb.exceptions import DeleteError, TransactWriteError
+
+from chalicelib.adapters import keys
+from chalicelib.adapters.models import (
+    DeviceModel,
+    EmailModel,
+    MembershipModel,
+    NamespaceModel,
+    ThrottleModel,
+    TokenModel,
+    UserModel,
+    transaction,
+)
+from chalicelib.domain.accounts import ThrottleState
+from chalicelib.errors import Conflict, NotFound
+
+
+def create_user(user: UserModel, email_key: str, namespace: NamespaceModel) -> None:
+    """User, unique email, home namespace and owner membership: all or nothing."""
+    try:
+        with transaction() as tx:
+            tx.save(
+                EmailModel(email_key, user_id=user.user_id), condition=EmailModel.email_key.does_not_exist()
+            )
+            tx.save(user, condition=UserModel.user_id.does_not_exist())
+            tx.save(namespace, condition=NamespaceModel.namespace_id.does_not_exist())
+            tx.save(MembershipModel(user.user_id, namespace.namespace_id, role="owner"))
+    except TransactWriteError as exc:
+        raise Conflict("an account with this email already exists", field="email") from exc
+
+
+def user_by_email(email_key: str) -> UserModel | None:
+    try:
+        owner = EmailModel.get(email_key, consistent_read=True)
+        return UserModel.get(owner.user_id, consistent_read=True)
+    except (EmailModel.DoesNotExist, UserModel.DoesNotExist):
+        return None
+
+
+def get_user(user_id: str) -> UserModel:
+    try:
+        return UserModel.get(user_id, consistent_read=True)
+    except UserModel.DoesNotExist as exc:
+        raise NotFound("no such user") from exc
+
+
+def save_password_hash(user: UserModel, password_hash: str) -> None:
+    user.update(actions=[UserModel.password_hash.set(password_hash)])
+
+
+def link_device(device: DeviceModel, token_hash: str, expires_at_s: int) -> None:
+    with transaction() as tx:
+        tx.save(device)
+        tx.save(
+            TokenModel(
+                token_hash,
+                user_id=device.user_id,
+                device_id=device.device_id,
+                expires_at=datetime.fromtimestamp(expires_at_s, UTC),
+            ),
+            condition=TokenModel.token_hash.does_not_exist(),
+        )
+
+
+def find_token(token_hash: str) -> TokenModel | None:
+    try:
+        return TokenModel.get(token_hash, consistent_read=True)
+    except TokenModel.DoesNotExist:
+        return None
+
+
+def unlink_device(user_id: str, device_id: str) -> None:
+    """Remove a device and its token: the token stops working with this call."""
+    try:
+        device = DeviceModel.get(user_id, device_id, consistent_read=True)
+    except DeviceModel.DoesNotExist as exc:
+        raise NotFound("no such device", device_id=device_id) from exc
+    with transaction() as tx:
+        tx.delete(TokenModel(device.token_hash))
+        tx.delete(device)
+
+
+def devices(user_id: str) -> list[DeviceModel]:
+    return list(DeviceModel.query(user_id, consistent_read=True))
+
+
+def memberships(user_id: str) -> list[MembershipModel]:
+    return list(MembershipModel.query(user_id, consistent_read=True))
+
+
+def role_in(user_id: str, namespace_id: str) -> str | None:
+    try:
+        return MembershipModel.get(user_id, namespace_id, consistent_read=True).role
+    except MembershipModel.DoesNotExist:
+        return None
+
+
+def namespaces(namespace_ids: list[str]) -> dict[str, NamespaceModel]:
+    if not namespace_ids:
+        return {}
+    return {ns.namespace_id: ns for ns in NamespaceModel.batch_get(namespace_ids, consistent_read=True)}
+
+
+# -- login throttle ------------------------------------------------------------------------------
+def login_throttle(email_key: str) -> ThrottleState | None:
+    try:
+        row = ThrottleModel.get(keys.login_throttle(email_key), consistent_read=True)
+    except ThrottleModel.DoesNotExist:
+        return None
+    return ThrottleState(int(row.failures), int(row.window_start_s))
+
+
+def record_login_failure(email_key: str, window_s: int) -> None:
+    key = keys.login_throttle(email_key)
+    now_s = int(time.time())
+    state = login_throttle(email_key)
+    if state is None or now_s - state.window_start_s >= window_s:
+        ThrottleModel(
+            key,
+            failures=1,
+            window_start_s=now_s,
+            expires_at=datetime.fromtimestamp(now_s + window_s, UTC),
+        ).save()
+    else:
+        ThrottleModel(key).update(actions=[ThrottleModel.failures.add(1)])
+
+
+def clear_login_failures(email_key: str) -> None:
+    with contextlib.suppress(DeleteError):
+        ThrottleModel(keys.login_throttle(email_key)).delete()

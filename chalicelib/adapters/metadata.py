@@ -1,0 +1,280 @@
+"""DynamoDB side of the metadata service: the journal head, commit records and their projection.
+
+A commit is one transaction of two or three items: the namespace head (moved from ``head_seq``
+to ``head_seq + k``, conditional on nobody having moved it first), the commit's journal record,
+and its idempotency answer. So seqs are gapless and a reader never passes an entry that lands
+late. The current tree, revisions and chunk grants are then written from the record; a commit
+interrupted before that is finished by the next reader or writer (``catch_up``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+
+from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+
+from chalicelib.adapters import blobs, codec, keys
+from chalicelib.adapters.models import (
+    ChunkModel,
+    IdempotencyModel,
+    JournalModel,
+    NamespaceModel,
+    PathModel,
+    RevisionModel,
+    transaction,
+)
+from chalicelib.domain import paths, projection
+from chalicelib.domain.model import Entry, Node
+from chalicelib.errors import NotFound
+
+_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="ddb")
+# Bodies above this go to S3: an item holds 400 KB, and a transaction 4 MB.
+_MAX_INLINE_BODY = 300_000
+_IDEMPOTENCY_TTL_S = 24 * 3600
+
+
+class HeadMoved(Exception):
+    """Another commit landed first: plan again on the new head."""
+
+
+class AlreadyAnswered(Exception):
+    """This Idempotency-Key already has an answer."""
+
+    def __init__(self, request_hash: str, response: str) -> None:
+        super().__init__("already answered")
+        self.request_hash = request_hash
+        self.response = response
+
+
+@dataclass(frozen=True)
+class IdempotentAnswer:
+    key: str
+    request_hash: str
+    response: str
+
+
+def _conditional_failed(exc: Exception) -> bool:
+    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+def get_namespace(namespace_id: str) -> NamespaceModel:
+    try:
+        return NamespaceModel.get(namespace_id, consistent_read=True)
+    except NamespaceModel.DoesNotExist as exc:
+        raise NotFound("no such namespace", namespace_id=namespace_id) from exc
+
+
+# -- commit ------------------------------------------------------------------------------------
+def write_commit(
+    namespace: NamespaceModel, entries: list[Entry], usage_delta: int, answer: IdempotentAnswer | None
+) -> None:
+    """Land a commit's journal record and move the head, atomically; or raise HeadMoved."""
+    head = int(namespace.head_seq)
+    namespace_id = namespace.namespace_id
+    record = JournalModel(namespace_id, entries[-1].seq if entries else head, first_seq=head + 1)
+    body = codec.encode_body(entries, namespace_id)
+    if len(body) > _MAX_INLINE_BODY:
+        record.body_object = keys.journal_object(namespace_id, int(record.last_seq), uuid.uuid4().hex)
+        blobs.put_json(record.body_object, body.hex())
+    else:
+        record.body = body
+    try:
+        with transaction() as tx:
+            tx.update(
+                NamespaceModel(namespace_id),
+                actions=[
+                    NamespaceModel.head_seq.set(head + len(entries)),
+                    NamespaceModel.usage_bytes.add(usage_delta),
+                ],
+                condition=(NamespaceModel.head_seq == head) & (NamespaceModel.applied_seq == head),
+            )
+            if entries:
+                tx.save(record, condition=JournalModel.last_seq.does_not_exist())
+            if answer is not None:
+                tx.save(
+                    IdempotencyModel(
+                        answer.key,
+                        request_hash=answer.request_hash,
+                        response=answer.response,
+                        expires_at=timedelta(seconds=_IDEMPOTENCY_TTL_S),
+                    ),
+                    condition=IdempotencyModel.key.does_not_exist(),
+                )
+    except TransactWriteError as exc:
+        reasons = exc.cancellation_reasons or []
+        if (
+            answer is not None
+            and len(reasons) >= 2
+            and reasons[-1] is not None
+            and (reasons[-1].code == "ConditionalCheckFailed")
+        ):
+            stored = find_answer(answer.key)
+            if stored is not None:
+                raise AlreadyAnswered(stored.request_hash, stored.response) from exc
+        raise HeadMoved() from exc
+
+
+def find_answer(key: str) -> IdempotencyModel | None:
+    try:
+        return IdempotencyModel.get(key, consistent_read=True)
+    except IdempotencyModel.DoesNotExist:
+        return None
+
+
+# -- projection ----------------------------------------------------------------------------------
+def _save_node(namespace_id: str, node: Node) -> None:
+    row = codec.node_to_row(namespace_id, node)
+    try:
+        # Never let a slow writer of an older commit overwrite a newer state.
+        row.save(condition=PathModel.seq.does_not_exist() | (PathModel.seq < node.seq))
+    except PutError as exc:
+        if not _conditional_failed(exc):
+            raise
+
+
+def apply(namespace_id: str, entries: list[Entry]) -> None:
+    """Write what ``entries`` make of the tree, the history and the chunk grants (idempotent)."""
+    nodes = projection.nodes_from_entries(entries)
+    list(_POOL.map(lambda node: _save_node(namespace_id, node), nodes.values()))
+    with RevisionModel.batch_write() as batch:
+        for entry in projection.revisions_from_entries(entries):
+            batch.save(codec.entry_to_revision(namespace_id, entry))
+    with ChunkModel.batch_write() as batch:
+        for chunk_hash, size in projection.chunks_from_entries(entries).items():
+            batch.save(ChunkModel(namespace_id, chunk_hash, size=size))
+
+
+def mark_applied(namespace_id: str, seq: int) -> None:
+    try:
+        NamespaceModel(namespace_id).update(
+            actions=[NamespaceModel.applied_seq.set(seq)],
+            condition=NamespaceModel.applied_seq < seq,
+        )
+    except UpdateError as exc:
+        if not _conditional_failed(exc):
+            raise
+
+
+def catch_up(namespace_id: str) -> NamespaceModel:
+    """Finish any commit whose record landed but whose projection did not; return the head."""
+    namespace = get_namespace(namespace_id)
+    while int(namespace.applied_seq) < int(namespace.head_seq):
+        for record in _records_after(namespace_id, int(namespace.applied_seq)):
+            apply(namespace_id, _entries_of(record))
+            mark_applied(namespace_id, int(record.last_seq))
+        namespace = get_namespace(namespace_id)
+    return namespace
+
+
+# -- reading ------------------------------------------------------------------------------------
+def _records_after(namespace_id: str, seq: int) -> Iterator[JournalModel]:
+    return JournalModel.query(namespace_id, JournalModel.last_seq > seq, consistent_read=True, page_size=20)
+
+
+def _entries_of(record: JournalModel) -> list[Entry]:
+    if record.body_object:
+        return codec.decode_body(bytes.fromhex(blobs.get_json(record.body_object)))
+    return codec.decode_body(record.body or b"")
+
+
+def read_entries(namespace_id: str, after_seq: int, limit: int) -> list[Entry]:
+    """Up to ``limit`` journal entries with seq above ``after_seq``, in order."""
+    found: list[Entry] = []
+    for record in _records_after(namespace_id, after_seq):
+        found.extend(e for e in _entries_of(record) if e.seq > after_seq)
+        if len(found) >= limit:
+            break
+    return found[:limit]
+
+
+def list_live(namespace_id: str, after_key: str | None, limit: int) -> list[Node]:
+    """Up to ``limit`` live nodes in path-key order, after ``after_key``."""
+    condition = PathModel.path_key > after_key if after_key is not None else None
+    rows = PathModel.query(
+        namespace_id,
+        condition,
+        filter_condition=PathModel.deleted == False,  # noqa: E712
+        consistent_read=True,
+        limit=limit,
+        page_size=max(limit, 100),
+    )
+    return [codec.node_from_row(row) for row in rows]
+
+
+def get_node(namespace_id: str, path_key: str) -> Node | None:
+    try:
+        return codec.node_from_row(PathModel.get(namespace_id, path_key, consistent_read=True))
+    except PathModel.DoesNotExist:
+        return None
+
+
+def revisions(object_id: str, limit: int) -> list[RevisionModel]:
+    return list(RevisionModel.query(object_id, scan_index_forward=False, limit=limit, consistent_read=True))
+
+
+def get_revision(object_id: str, rev: int) -> RevisionModel | None:
+    try:
+        return RevisionModel.get(object_id, rev, consistent_read=True)
+    except RevisionModel.DoesNotExist:
+        return None
+
+
+def granted_chunks(namespace_id: str, chunk_hashes: Iterable[str]) -> dict[str, int]:
+    """The chunks among ``chunk_hashes`` this namespace holds, with their sizes."""
+    wanted = sorted(set(chunk_hashes))
+    found: dict[str, int] = {}
+    for start in range(0, len(wanted), 100):
+        batch = [(namespace_id, h) for h in wanted[start : start + 100]]
+        for row in ChunkModel.batch_get(batch, consistent_read=True):
+            found[row.chunk_hash] = int(row.size)
+    return found
+
+
+def grant_chunks(namespace_id: str, sizes: dict[str, int]) -> None:
+    with ChunkModel.batch_write() as batch:
+        for chunk_hash, size in sizes.items():
+            batch.save(ChunkModel(namespace_id, chunk_hash, size=size))
+
+
+# -- the tree as the commit planner sees it ------------------------------------------------------
+class TreeReader:
+    """``TreeView`` over the paths table: batch-prefetched, then read on demand."""
+
+    def __init__(self, namespace_id: str) -> None:
+        self._namespace_id = namespace_id
+        self._nodes: dict[str, Node | None] = {}
+        self._below: dict[str, list[Node]] = {}
+
+    def prefetch(self, path_keys: Iterable[str]) -> None:
+        wanted = sorted(set(path_keys) - self._nodes.keys())
+        for start in range(0, len(wanted), 100):
+            chunk = wanted[start : start + 100]
+            self._nodes.update(dict.fromkeys(chunk))
+            rows = PathModel.batch_get([(self._namespace_id, k) for k in chunk], consistent_read=True)
+            for row in rows:
+                self._nodes[row.path_key] = codec.node_from_row(row)
+
+    def get(self, path_key: str) -> Node | None:
+        if path_key not in self._nodes:
+            self.prefetch([path_key])
+        return self._nodes[path_key]
+
+    def descendants(self, path_key: str) -> list[Node]:
+        if path_key not in self._below:
+            rows = PathModel.query(
+                self._namespace_id, PathModel.path_key.startswith(path_key + "/"), consistent_read=True
+            )
+            self._below[path_key] = [codec.node_from_row(row) for row in rows]
+        return self._below[path_key]
+
+
+def keys_to_prefetch(op_paths: Iterable[str]) -> set[str]:
+    wanted: set[str] = set()
+    for path in op_paths:
+        wanted.add(paths.key(path))
+        wanted.update(paths.key(a) for a in paths.ancestors(path))
+    return wanted

@@ -1,0 +1,209 @@
+"""The DynamoDB tables as pynamodb models; docs/architecture.md has the table of keys."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BinaryAttribute,
+    BooleanAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.connection import Connection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.settings import SETTINGS
+
+
+class _Meta:
+    region = SETTINGS.region
+    billing_mode = "PAY_PER_REQUEST"
+
+
+class UserModel(Model):
+    class Meta(_Meta):
+        table_name = SETTINGS.users_table
+
+    user_id = UnicodeAttribute(hash_key=True)
+    email = UnicodeAttribute()
+    password_hash = UnicodeAttribute()
+    plan = UnicodeAttribute(default="basic")
+    home_namespace_id = UnicodeAttribute()
+    created_at_ms = NumberAttribute()
+
+
+class EmailModel(Model):
+    """Makes an email unique: written with its user in one transaction."""
+
+    class Meta(_Meta):
+        table_name = SETTINGS.emails_table
+
+    email_key = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute()
+
+
+class DeviceModel(Model):
+    class Meta(_Meta):
+        table_name = SETTINGS.devices_table
+
+    user_id = UnicodeAttribute(hash_key=True)
+    device_id = UnicodeAttribute(range_key=True)
+    name = UnicodeAttribute()
+    token_hash = UnicodeAttribute()
+    created_at_ms = NumberAttribute()
+
+
+class TokenModel(Model):
+    """Only the SHA-256 of a token is stored; the row is the token's whole life."""
+
+    class Meta(_Meta):
+        table_name = SETTINGS.tokens_table
+
+    token_hash = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute()
+    device_id = UnicodeAttribute()
+    expires_at = TTLAttribute()
+
+
+class ThrottleModel(Model):
+    class Meta(_Meta):
+        table_name = SETTINGS.throttle_table
+
+    key = UnicodeAttribute(hash_key=True)
+    failures = NumberAttribute(default=0)
+    window_start_s = NumberAttribute()
+    expires_at = TTLAttribute()
+
+
+class NamespaceMembersIndex(GlobalSecondaryIndex["MembershipModel"]):  # type: ignore[no-untyped-call]
+    class Meta:
+        index_name = "by_namespace"
+        projection = AllProjection()
+
+    namespace_id = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute(range_key=True)
+
+
+class MembershipModel(Model):
+    class Meta(_Meta):
+        table_name = SETTINGS.memberships_table
+
+    user_id = UnicodeAttribute(hash_key=True)
+    namespace_id = UnicodeAttribute(range_key=True)
+    role = UnicodeAttribute()
+    by_namespace = NamespaceMembersIndex()
+
+
+class NamespaceModel(Model):
+    """The journal head: every commit moves ``head_seq`` in the same transaction as its record."""
+
+    class Meta(_Meta):
+        table_name = SETTINGS.namespaces_table
+
+    namespace_id = UnicodeAttribute(hash_key=True)
+    epoch = UnicodeAttribute()
+    owner_user_id = UnicodeAttribute()
+    head_seq = NumberAttribute(default=0)
+    applied_seq = NumberAttribute(default=0)
+    usage_bytes = NumberAttribute(default=0)
+    quota_bytes = NumberAttribute()
+    created_at_ms = NumberAttribute()
+
+
+class _ContentAttributes:
+    kind = UnicodeAttribute()
+    path = UnicodeAttribute()
+    object_id = UnicodeAttribute(null=True)
+    rev = NumberAttribute()
+    deleted = BooleanAttribute()
+    seq = NumberAttribute()
+    size = NumberAttribute(default=0)
+    mtime = NumberAttribute(default=0)
+    content_hash = UnicodeAttribute(null=True)
+    chunks = BinaryAttribute(null=True, legacy_encoding=False)  # 32-byte digests, concatenated
+    manifest = UnicodeAttribute(null=True)  # S3 key of a long chunk list
+
+
+class PathModel(_ContentAttributes, Model):
+    """The current tree: one row per path key ever used, tombstones included."""
+
+    class Meta(_Meta):
+        table_name = SETTINGS.paths_table
+
+    namespace_id = UnicodeAttribute(hash_key=True)
+    path_key = UnicodeAttribute(range_key=True)
+
+
+class RevisionModel(_ContentAttributes, Model):
+    """Immutable file revisions, keyed (so sharded) by object id."""
+
+    class Meta(_Meta):
+        table_name = SETTINGS.revisions_table
+
+    object_id = UnicodeAttribute(hash_key=True)  # type: ignore[assignment]
+    rev = NumberAttribute(range_key=True)
+    namespace_id = UnicodeAttribute()
+    device_id = UnicodeAttribute()
+    created_at_ms = NumberAttribute()
+
+
+class JournalModel(Model):
+    """One record per commit, holding its entries (seqs first_seq..last_seq)."""
+
+    class Meta(_Meta):
+        table_name = SETTINGS.journal_table
+
+    namespace_id = UnicodeAttribute(hash_key=True)
+    last_seq = NumberAttribute(range_key=True)
+    first_seq = NumberAttribute()
+    body = BinaryAttribute(null=True, legacy_encoding=False)  # zlib JSON of the entries
+    body_object = UnicodeAttribute(null=True)  # S3 key, when the body is too large for an item
+
+
+class ChunkModel(Model):
+    """A chunk verified to be stored for a namespace: the only grant of its bytes."""
+
+    class Meta(_Meta):
+        table_name = SETTINGS.chunks_table
+
+    namespace_id = UnicodeAttribute(hash_key=True)
+    chunk_hash = UnicodeAttribute(range_key=True)
+    size = NumberAttribute()
+
+
+class IdempotencyModel(Model):
+    """A commit's answer, written in the commit's own transaction, replayed for a retried key."""
+
+    class Meta(_Meta):
+        table_name = SETTINGS.idempotency_table
+
+    key = UnicodeAttribute(hash_key=True)
+    request_hash = UnicodeAttribute()
+    response = UnicodeAttribute()
+    expires_at = TTLAttribute()
+
+
+ALL_MODELS: tuple[type[Model], ...] = (
+    UserModel,
+    EmailModel,
+    DeviceModel,
+    TokenModel,
+    ThrottleModel,
+    MembershipModel,
+    NamespaceModel,
+    PathModel,
+    RevisionModel,
+    JournalModel,
+    ChunkModel,
+    IdempotencyModel,
+)
+
+
+_CONNECTION = Connection(region=SETTINGS.region)
+
+
+def transaction() -> TransactWrite:
+    """A write transaction across any of the tables above."""
+    return TransactWrite(connection=_CONNECTION)

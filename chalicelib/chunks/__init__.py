@@ -1,0 +1,1 @@
+"""Chunks: presigned transfers straight between clients and S3 (Upload Chunk, Download Chunk)."""

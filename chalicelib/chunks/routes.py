@@ -1,0 +1,44 @@
+"""Chunk routes: parse, call the service, answer."""
+
+from __future__ import annotations
+
+from chalice.app import Blueprint
+from pydantic import BaseModel, ConfigDict
+
+from chalicelib import http
+from chalicelib.accounts import auth
+from chalicelib.chunks import service
+
+bp = Blueprint(__name__)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ChunkSpec(_Strict):
+    hash: str
+    size: int
+
+
+class UploadBody(_Strict):
+    namespace_id: str
+    chunks: list[ChunkSpec]
+
+
+class DownloadBody(_Strict):
+    namespace_id: str
+    hashes: list[str]
+
+
+@http.route(bp, "/v1/chunks/upload", "POST")
+def upload() -> object:
+    req = http.body(bp.current_request, UploadBody)
+    chunks = [(c.hash, c.size) for c in req.chunks]
+    return service.upload(auth.current(), req.namespace_id, chunks)
+
+
+@http.route(bp, "/v1/chunks/download", "POST")
+def download() -> object:
+    req = http.body(bp.current_request, DownloadBody)
+    return service.download(auth.current(), req.namespace_id, req.hashes)

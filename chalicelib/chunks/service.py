@@ -1,0 +1,53 @@
+"""Which chunks a namespace already holds, and presigned URLs for the rest.
+
+A chunk is ``present`` for a namespace only once it is granted there (referenced by a commit, or
+found stored under the namespace's own key): knowing a hash never gives anyone the bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.accounts.auth import Principal, require_role
+from chalicelib.adapters import blobs
+from chalicelib.adapters import metadata as store
+from chalicelib.domain.content import CHUNK_SIZE, check_hash
+from chalicelib.errors import InvalidRequest, NotFound
+
+MAX_CHUNKS_PER_REQUEST = 1000
+
+
+def _check_count(count: int) -> None:
+    if not 1 <= count <= MAX_CHUNKS_PER_REQUEST:
+        raise InvalidRequest(f"ask for 1 to {MAX_CHUNKS_PER_REQUEST} chunks per request")
+
+
+def upload(principal: Principal, namespace_id: str, chunks: list[tuple[str, int]]) -> dict[str, Any]:
+    _check_count(len(chunks))
+    sizes: dict[str, int] = {}
+    for i, (chunk_hash, size) in enumerate(chunks):
+        check_hash(chunk_hash, field=f"chunks.{i}.hash")
+        if not 1 <= size <= CHUNK_SIZE:
+            raise InvalidRequest(f"chunks.{i}.size must be 1 to {CHUNK_SIZE} bytes", field=f"chunks.{i}.size")
+        if sizes.setdefault(chunk_hash, size) != size:
+            raise InvalidRequest("one hash was given two sizes", hash=chunk_hash)
+    require_role(principal, namespace_id, write=True)
+    granted = store.granted_chunks(namespace_id, sizes)
+    present = [h for h in sizes if granted.get(h) == sizes[h]]
+    return {
+        "present": present,
+        "uploads": [blobs.presign_put(namespace_id, h, s) for h, s in sizes.items() if h not in granted],
+    }
+
+
+def download(principal: Principal, namespace_id: str, hashes: list[str]) -> dict[str, Any]:
+    _check_count(len(hashes))
+    for i, chunk_hash in enumerate(hashes):
+        check_hash(chunk_hash, field=f"hashes.{i}")
+    require_role(principal, namespace_id, write=False)
+    store.catch_up(namespace_id)
+    granted = store.granted_chunks(namespace_id, hashes)
+    unknown = sorted(set(hashes) - granted.keys())
+    if unknown:
+        raise NotFound("these chunks are not in this namespace", hashes=unknown)
+    return {"downloads": [blobs.presign_get(namespace_id, h) for h in dict.fromkeys(hashes)]}

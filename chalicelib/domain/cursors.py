@@ -1,0 +1,50 @@
+"""Cursors: opaque positions in a namespace's journal, or in a paged listing of its tree.
+
+A cursor carries the namespace, its epoch (a namespace recreated after a server reset has a new
+one, so an old cursor is recognised as a reset and never as "everything was deleted"), the journal
+seq, and, while a listing is being paged, the last path key listed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+
+from chalicelib.errors import InvalidRequest
+
+
+@dataclass(frozen=True)
+class Cursor:
+    namespace_id: str
+    epoch: str
+    seq: int
+    after_key: str | None = None  # set while paging a listing of the current tree
+
+    def encode(self) -> str:
+        body = {"n": self.namespace_id, "e": self.epoch, "s": self.seq}
+        if self.after_key is not None:
+            body["k"] = self.after_key
+        raw = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def decode(text: str) -> Cursor:
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        body = json.loads(raw.decode("utf-8"))
+        cursor = Cursor(body["n"], body["e"], body["s"], body.get("k"))
+    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        raise InvalidRequest("cursor is not one this server issued", field="cursor") from exc
+    fields_ok = (
+        isinstance(cursor.namespace_id, str)
+        and isinstance(cursor.epoch, str)
+        and isinstance(cursor.seq, int)
+        and not isinstance(cursor.seq, bool)
+        and cursor.seq >= 0
+        and (cursor.after_key is None or isinstance(cursor.after_key, str))
+    )
+    if not fields_ok:
+        raise InvalidRequest("cursor is not one this server issued", field="cursor")
+    return cursor

@@ -1,0 +1,1 @@
+"""Metadata: commits, the journal (Get Objects), long-poll, history and restore."""

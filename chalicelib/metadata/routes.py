@@ -1,0 +1,53 @@
+"""Metadata routes: parse, call the service, answer."""
+
+from __future__ import annotations
+
+from chalice.app import Blueprint
+
+from chalicelib import http
+from chalicelib.accounts import auth
+from chalicelib.metadata import commit, reads
+from chalicelib.metadata.schemas import (
+    CommitBody,
+    LongpollQuery,
+    ObjectsQuery,
+    RestoreBody,
+    RevisionsQuery,
+    to_ops,
+)
+
+bp = Blueprint(__name__)
+
+
+@http.route(bp, "/v1/commit", "POST")
+def commit_route() -> object:
+    request = bp.current_request
+    key = commit.check_idempotency_key(request.headers.get("idempotency-key"))
+    req = http.body(request, CommitBody)
+    payload_hash = commit.request_hash(req.namespace_id, http.raw_json(request))
+    ops = to_ops(req.ops)
+    return commit.commit(auth.current(), req.namespace_id, ops, key, payload_hash)
+
+
+@http.route(bp, "/v1/objects", "GET")
+def objects() -> object:
+    q = http.query(bp.current_request, ObjectsQuery)
+    return reads.objects(auth.current(), q.namespace_id, q.cursor, q.limit)
+
+
+@http.route(bp, "/v1/objects/longpoll", "GET")
+def longpoll() -> object:
+    q = http.query(bp.current_request, LongpollQuery)
+    return reads.longpoll(auth.current(), q.namespace_id, q.cursor, q.timeout)
+
+
+@http.route(bp, "/v1/files/revisions", "GET")
+def revisions() -> object:
+    q = http.query(bp.current_request, RevisionsQuery)
+    return reads.revisions(auth.current(), q.namespace_id, q.path, q.limit)
+
+
+@http.route(bp, "/v1/files/restore", "POST")
+def restore() -> object:
+    req = http.body(bp.current_request, RestoreBody)
+    return reads.restore(auth.current(), req.namespace_id, req.path, req.rev)

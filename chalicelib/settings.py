@@ -1,0 +1,99 @@
+"""The only reader of environment variables: one frozen Settings, validated once at import."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+
+TABLES = (
+    "users",
+    "emails",
+    "devices",
+    "tokens",
+    "throttle",
+    "memberships",
+    "namespaces",
+    "paths",
+    "revisions",
+    "journal",
+    "chunks",
+    "idempotency",
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    region: str
+    stage: str
+    users_table: str
+    emails_table: str
+    devices_table: str
+    tokens_table: str
+    throttle_table: str
+    memberships_table: str
+    namespaces_table: str
+    paths_table: str
+    revisions_table: str
+    journal_table: str
+    chunks_table: str
+    idempotency_table: str
+    chunk_bucket: str
+    changes_queue_name: str
+    notify_url: str
+    token_ttl_s: int
+    presign_ttl_s: int
+    argon2_time_cost: int
+    argon2_memory_kib: int
+    argon2_parallelism: int
+    login_max_failures: int
+    login_window_s: int
+    default_quota_bytes: int
+    max_body_bytes: int
+    longpoll_max_s: int
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | os._Environ[str] = os.environ) -> Settings:
+        def text(name: str, default: str | None = None) -> str:
+            value = env.get(name, default)
+            if value is None or value == "":
+                raise RuntimeError(f"environment variable {name} must be set")
+            return value
+
+        def number(name: str, default: int) -> int:
+            raw = env.get(name)
+            try:
+                value = default if raw in (None, "") else int(raw)  # type: ignore[arg-type]
+            except ValueError as exc:
+                raise RuntimeError(f"environment variable {name} must be a whole number") from exc
+            if value <= 0:
+                raise RuntimeError(f"environment variable {name} must be positive")
+            return value
+
+        tables = {f"{t}_table": text(f"{t.upper()}_TABLE") for t in TABLES}
+        return cls(
+            region=text("AWS_REGION", env.get("AWS_DEFAULT_REGION", "us-east-1")),
+            stage=text("DRIFTBOX_STAGE", "dev"),
+            chunk_bucket=text("CHUNK_BUCKET"),
+            changes_queue_name=env.get("CHANGES_QUEUE_NAME", ""),
+            notify_url=env.get("NOTIFY_URL", ""),
+            # OWASP's argon2id setting: m=19 MiB, t=2, p=1.
+            argon2_time_cost=number("ARGON2_TIME_COST", 2),
+            argon2_memory_kib=number("ARGON2_MEMORY_KIB", 19 * 1024),
+            argon2_parallelism=number("ARGON2_PARALLELISM", 1),
+            token_ttl_s=number("TOKEN_TTL_S", 90 * 24 * 3600),
+            presign_ttl_s=min(number("PRESIGN_TTL_S", 900), 900),
+            login_max_failures=number("LOGIN_MAX_FAILURES", 5),
+            login_window_s=number("LOGIN_WINDOW_S", 900),
+            default_quota_bytes=number("DEFAULT_QUOTA_BYTES", 2 * 1024**4),
+            max_body_bytes=number("MAX_BODY_BYTES", 6 * 1024 * 1024),
+            longpoll_max_s=min(number("LONGPOLL_MAX_S", 25), 28),
+            **tables,
+        )
+
+    def table_names(self) -> dict[str, str]:
+        return {
+            f.name[: -len("_table")]: getattr(self, f.name) for f in fields(self) if f.name.endswith("_table")
+        }
+
+
+SETTINGS = Settings.from_env()
