@@ -58,7 +58,8 @@ def query(request: Request, model: type[M]) -> M:
 
 
 def ok(payload: Any, status: int = 200) -> Response:
-    return Response(body=payload, status_code=status, headers={"Content-Type": ["application/json"]})
+    headers: dict[str, str | list[str]] = {"Content-Type": "application/json"}
+    return Response(body=payload, status_code=status, headers=headers)
 
 
 def error(exc: ServiceError) -> Response:
