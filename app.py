@@ -29,21 +29,25 @@ app.register_blueprint(metadata_bp)
 def serve(event: Request, get_response: Any) -> Response:
     """Authenticate the caller, log one line per request, count answers by status class."""
     resource = event.context.get("resourcePath", "?")
-    logger.append_keys(route=f"{event.method} {resource}", request_id=event.context.get("requestId"))
+    logger.thread_safe_append_keys(
+        route=f"{event.method} {resource}", request_id=event.context.get("requestId")
+    )
+    http.bind_request(event)
     try:
         if (event.method, resource) in PUBLIC_ROUTES:
             response: Response = get_response(event)
         else:
             principal = auth.authenticate(event.headers.get("authorization"))
             auth.set_current(principal)
-            logger.append_keys(user_id=principal.user_id, device_id=principal.device_id)
+            logger.thread_safe_append_keys(user_id=principal.user_id, device_id=principal.device_id)
             response = get_response(event)
     except ServiceError as exc:
         response = http.error(exc)
     finally:
         auth.set_current(None)
+        http.bind_request(None)
     logger.info("request", extra={"status": response.status_code})
     metrics.add_metric(name=f"Status{response.status_code // 100}xx", unit=MetricUnit.Count, value=1)
     metrics.flush_metrics(raise_on_empty_metrics=False)
-    logger.remove_keys(["route", "request_id", "user_id", "device_id"])
+    logger.thread_safe_clear_keys()
     return response

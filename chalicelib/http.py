@@ -6,6 +6,7 @@ import functools
 import json
 import logging
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from chalice.app import Blueprint, Request, Response
@@ -15,6 +16,21 @@ from chalicelib.errors import InvalidRequest, ServiceError, TooLarge
 from chalicelib.settings import SETTINGS
 
 M = TypeVar("M", bound=BaseModel)
+
+# Chalice keeps the current request on the app object, shared by every thread of `chalice local`;
+# the middleware binds each request here, per thread, and views read it from here.
+_REQUEST: ContextVar[Request | None] = ContextVar("request", default=None)
+
+
+def bind_request(request: Request | None) -> None:
+    _REQUEST.set(request)
+
+
+def request() -> Request:
+    current = _REQUEST.get()
+    if current is None:
+        raise RuntimeError("no request is being served")
+    return current
 
 
 def _validation_error(exc: ValidationError) -> InvalidRequest:

@@ -30,13 +30,13 @@ class LoginBody(_Strict):
 
 @http.route(bp, "/v1/auth/signup", "POST", status=201)
 def signup() -> object:
-    req = http.body(bp.current_request, SignupBody)
+    req = http.body(http.request(), SignupBody)
     return service.signup(req.email, req.password)
 
 
 @http.route(bp, "/v1/auth/login", "POST")
 def login() -> object:
-    req = http.body(bp.current_request, LoginBody)
+    req = http.body(http.request(), LoginBody)
     return service.login(req.email, req.password, req.device_name)
 
 

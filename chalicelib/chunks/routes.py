@@ -33,12 +33,12 @@ class DownloadBody(_Strict):
 
 @http.route(bp, "/v1/chunks/upload", "POST")
 def upload() -> object:
-    req = http.body(bp.current_request, UploadBody)
+    req = http.body(http.request(), UploadBody)
     chunks = [(c.hash, c.size) for c in req.chunks]
     return service.upload(auth.current(), req.namespace_id, chunks)
 
 
 @http.route(bp, "/v1/chunks/download", "POST")
 def download() -> object:
-    req = http.body(bp.current_request, DownloadBody)
+    req = http.body(http.request(), DownloadBody)
     return service.download(auth.current(), req.namespace_id, req.hashes)

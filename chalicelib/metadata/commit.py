@@ -12,7 +12,7 @@ import random
 import time
 from typing import Any
 
-from chalicelib.accounts.auth import Principal
+from chalicelib.accounts.auth import Principal, require_role
 from chalicelib.adapters import blobs, keys
 from chalicelib.adapters import metadata as store
 from chalicelib.domain import ids
@@ -39,7 +39,9 @@ def request_hash(namespace_id: str, payload: Any) -> str:
 
 def _replay(stored_hash: str, response: str, expected_hash: str) -> dict[str, Any]:
     if stored_hash != expected_hash:
-        raise Conflict("this Idempotency-Key was already used for a different request")
+        raise Conflict(
+            "this Idempotency-Key was already used for a different request", reason="idempotency_key_reused"
+        )
     answer: dict[str, Any] = json.loads(response)
     return answer
 
@@ -125,6 +127,7 @@ def apply_ops(
 def commit(
     principal: Principal, namespace_id: str, ops: list[Op], idempotency_key: str | None, payload_hash: str
 ) -> dict[str, Any]:
+    require_role(principal, namespace_id, write=True)
     answer_key = None
     if idempotency_key is not None:
         answer_key = keys.idempotency(principal.user_id, idempotency_key)

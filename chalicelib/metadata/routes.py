@@ -21,7 +21,7 @@ bp = Blueprint(__name__)
 
 @http.route(bp, "/v1/commit", "POST")
 def commit_route() -> object:
-    request = bp.current_request
+    request = http.request()
     key = commit.check_idempotency_key(request.headers.get("idempotency-key"))
     req = http.body(request, CommitBody)
     payload_hash = commit.request_hash(req.namespace_id, http.raw_json(request))
@@ -31,23 +31,23 @@ def commit_route() -> object:
 
 @http.route(bp, "/v1/objects", "GET")
 def objects() -> object:
-    q = http.query(bp.current_request, ObjectsQuery)
+    q = http.query(http.request(), ObjectsQuery)
     return reads.objects(auth.current(), q.namespace_id, q.cursor, q.limit)
 
 
 @http.route(bp, "/v1/objects/longpoll", "GET")
 def longpoll() -> object:
-    q = http.query(bp.current_request, LongpollQuery)
+    q = http.query(http.request(), LongpollQuery)
     return reads.longpoll(auth.current(), q.namespace_id, q.cursor, q.timeout)
 
 
 @http.route(bp, "/v1/files/revisions", "GET")
 def revisions() -> object:
-    q = http.query(bp.current_request, RevisionsQuery)
+    q = http.query(http.request(), RevisionsQuery)
     return reads.revisions(auth.current(), q.namespace_id, q.path, q.limit)
 
 
 @http.route(bp, "/v1/files/restore", "POST")
 def restore() -> object:
-    req = http.body(bp.current_request, RestoreBody)
+    req = http.body(http.request(), RestoreBody)
     return reads.restore(auth.current(), req.namespace_id, req.path, req.rev)

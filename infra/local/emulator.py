@@ -3,17 +3,24 @@
 moto applies a DynamoDB transaction by copying each table, checking, writing, and on failure
 putting the copy back, with no lock: two requests at once can interleave, and a failed
 transaction can undo another's write. DynamoDB itself is linearizable per item, so we serialise
-moto's DynamoDB requests, which is what makes conditional commits race-safe here too.
+moto's DynamoDB requests, which is what makes conditional commits race-safe here too. moto's
+copy of every table a transaction touches also makes each commit cost as much as the whole
+journal; we keep copies of the touched items only, and put those back on failure.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import logging
 import threading
+import types
 from typing import Any
 
 import boto3
+import moto.dynamodb.models as dynamodb_models
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 from moto.server import ThreadedMotoServer
 
@@ -37,9 +44,53 @@ def _serialise_dynamodb() -> None:
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
 
 
+def _item_key(backend: DynamoDBBackend, op_type: str, op: dict[str, Any]) -> dict[str, Any]:
+    if op_type != "Put":
+        return dict(op["Key"])
+    table = backend.get_table(op["TableName"])
+    names = [table.hash_key_attr] + ([table.range_key_attr] if table.range_key_attr else [])
+    return {name: op["Item"][name] for name in names}
+
+
+def _cheap_transactions() -> None:
+    if getattr(DynamoDBBackend.transact_write_items, "_driftbox_cheap", False):
+        return
+    original = DynamoDBBackend.transact_write_items
+    # moto's own rollback copies whole tables; hand it the tables themselves instead.
+    dynamodb_models.copy = types.SimpleNamespace(  # type: ignore[assignment,attr-defined]
+        deepcopy=lambda value, *a: value if isinstance(value, Table) else copy.deepcopy(value, *a),
+        copy=copy.copy,
+    )
+
+    @functools.wraps(original)
+    def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+        before = []
+        for item in transact_items:
+            op_type, op = next(iter(item.items()))
+            try:
+                key = _item_key(self, op_type, op)
+                before.append((op["TableName"], key, copy.deepcopy(self.get_item(op["TableName"], key))))
+            except Exception:  # noqa: S112 - moto reports the malformed op itself
+                continue
+        try:
+            original(self, transact_items)
+        except Exception:
+            for table_name, key, old in reversed(before):
+                if old is None:
+                    if self.get_item(table_name, key) is not None:
+                        self.delete_item(table_name, key)
+                else:
+                    self.put_item(table_name, old.to_json()["Attributes"])
+            raise
+
+    transact_write_items._driftbox_cheap = True  # type: ignore[attr-defined]
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
 def start(host: str = "127.0.0.1", port: int = 5000) -> ThreadedMotoServer:
     """Start moto's server in this process, in a thread."""
     _serialise_dynamodb()
+    _cheap_transactions()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
