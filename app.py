@@ -16,7 +16,8 @@ from chalicelib.chunks.routes import bp as chunks_bp
 from chalicelib.errors import ServiceError
 from chalicelib.metadata.routes import bp as metadata_bp
 
-app = Chalice(app_name="driftbox")
+# Powertools owns the "driftbox" logger; Chalice adding its own handler would print each line twice.
+app = Chalice(app_name="driftbox", configure_logs=False)
 logger = Logger(service="driftbox")
 metrics = Metrics(namespace="Driftbox", service="driftbox")
 

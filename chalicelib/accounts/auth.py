@@ -13,6 +13,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from chalicelib.adapters import accounts as store
+from chalicelib.domain import ids
 from chalicelib.domain.accounts import WRITE_ROLES, bearer_token, token_hash
 from chalicelib.errors import Forbidden, Unauthorized
 
@@ -39,7 +40,7 @@ def authenticate(authorization: str | None) -> Principal:
 
 def require_role(principal: Principal, namespace_id: str, *, write: bool) -> str:
     """The caller's role on the namespace; Forbidden if none, or if ``write`` and read-only."""
-    role = store.role_in(principal.user_id, namespace_id)
+    role = store.role_in(principal.user_id, namespace_id) if ids.looks_like(namespace_id, "ns") else None
     if role is None:
         raise Forbidden("you have no access to this namespace", namespace_id=namespace_id)
     if write and role not in WRITE_ROLES:

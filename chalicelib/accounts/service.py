@@ -14,7 +14,7 @@ from chalicelib.accounts.auth import Principal
 from chalicelib.adapters import accounts as store
 from chalicelib.adapters.models import DeviceModel, NamespaceModel, UserModel
 from chalicelib.domain import accounts, ids
-from chalicelib.errors import RateLimited, Unauthorized
+from chalicelib.errors import NotFound, RateLimited, Unauthorized
 from chalicelib.settings import SETTINGS
 
 
@@ -100,6 +100,8 @@ def logout(principal: Principal) -> None:
 
 
 def unlink(principal: Principal, device_id: str) -> None:
+    if not ids.looks_like(device_id, "d"):
+        raise NotFound("no such device", device_id=device_id[:64])
     store.unlink_device(principal.user_id, device_id)
 
 

@@ -33,9 +33,12 @@ def upload(principal: Principal, namespace_id: str, chunks: list[tuple[str, int]
             raise InvalidRequest("one hash was given two sizes", hash=chunk_hash)
     require_role(principal, namespace_id, write=True)
     granted = store.granted_chunks(namespace_id, sizes)
-    present = [h for h in sizes if granted.get(h) == sizes[h]]
+    # Otherwise such a chunk would be neither present nor given a URL, and silently never sent.
+    resized = sorted(h for h, size in granted.items() if size != sizes[h])
+    if resized:
+        raise InvalidRequest("these chunks are held here with another size", hashes=resized)
     return {
-        "present": present,
+        "present": [h for h in sizes if h in granted],
         "uploads": [blobs.presign_put(namespace_id, h, s) for h, s in sizes.items() if h not in granted],
     }
 
