@@ -187,9 +187,6 @@ class _Planner:
         same_key = to_key == source.path_key
         if paths.is_within(to_key, source.path_key):
             raise InvalidRequest("a folder cannot be moved into itself", path=op.to_path)
-        if same_key and op.to_path == source.path:
-            self._result(source)
-            return
         if not same_key:
             destination = self._live(to_key)
             if destination is not None:
@@ -197,6 +194,9 @@ class _Planner:
             new_root = f"{self._ensure_parents(op.to_path)}/{paths.name(op.to_path)}"
         else:
             new_root = f"{paths.parent(source.path).rstrip('/')}/{paths.name(op.to_path)}"
+        if new_root == source.path:  # also when only a parent's case differs: parents keep theirs
+            self._result(source)
+            return
         moving = [source]
         if source.kind == FOLDER:
             moving += self._live_descendants(source.path_key)

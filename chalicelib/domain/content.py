@@ -8,12 +8,12 @@ import re
 from chalicelib.errors import InvalidRequest
 
 CHUNK_SIZE = 4 * 1024 * 1024
-_HASH = re.compile(r"^[0-9a-f]{64}$")
+_HASH = re.compile(r"[0-9a-f]{64}")  # used with fullmatch: "$" would let a trailing "\n" in
 EMPTY_CONTENT_HASH = hashlib.sha256(b"").hexdigest()
 
 
 def check_hash(value: object, *, field: str = "hash") -> str:
-    if not isinstance(value, str) or not _HASH.match(value):
+    if not isinstance(value, str) or not _HASH.fullmatch(value):
         raise InvalidRequest(f"{field} must be 64 lowercase hexadecimal characters", field=field)
     return value
 

@@ -35,7 +35,8 @@ def decode(text: str) -> Cursor:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         body = json.loads(raw.decode("utf-8"))
         cursor = Cursor(body["n"], body["e"], body["s"], body.get("k"))
-    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+    # RecursionError: json gives up on deeply nested arrays, which a client can send as a cursor.
+    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidRequest("cursor is not one this server issued", field="cursor") from exc
     fields_ok = (
         isinstance(cursor.namespace_id, str)

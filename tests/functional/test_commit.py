@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import unicodedata
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,7 @@ def head_seq(api: Api) -> int:
     return int(next(n["head_seq"] for n in body["namespaces"] if n["namespace_id"] == api.namespace_id))
 
 
-def tree(api: Api) -> dict[str, dict]:
+def tree(api: Api) -> dict[str, dict[str, Any]]:
     entries, _ = journal(api)
     return {e["path"]: e for e in entries}
 

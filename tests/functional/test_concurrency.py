@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from tests.functional.conftest import Api
 from tests.functional.files import commit, journal, put_op, upload
@@ -31,7 +32,7 @@ def test_racing_commits_are_gapless_and_each_applied_or_refused(alice: Api) -> N
                 return
             time.sleep(0.01)
 
-    def write(writer: int) -> list[tuple[int, dict]]:
+    def write(writer: int) -> list[tuple[int, Any]]:
         answers = []
         shared_rev: int | None = None
         for i in range(COMMITS_EACH):
