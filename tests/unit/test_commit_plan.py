@@ -1,0 +1,525 @@
+"""plan_commit as a table: a tree and ops in, journal entries (or every conflict) out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from chalicelib.domain.commit import plan_commit
+from chalicelib.domain.model import (
+    EMPTY_FOLDER,
+    FILE,
+    FOLDER,
+    DeleteOp,
+    MkdirOp,
+    MoveOp,
+    Node,
+    Op,
+    Plan,
+    PutOp,
+    RestoreOp,
+)
+from chalicelib.errors import Conflict, InvalidRequest, TooLarge
+from tests.unit.fake_tree import FakeTree, blob, file, folder
+
+X, Y, Z = blob(b"x"), blob(b"yy"), blob(b"zzz")
+NOW_MS = 1_700_000_000_000
+
+
+def plan(tree: FakeTree, *ops: Op, max_entries: int = 10_000) -> Plan:
+    return plan_commit(
+        tree,
+        list(ops),
+        head_seq=tree.head_seq,
+        device_id="dev_1",
+        now_ms=NOW_MS,
+        new_id=tree.new_id,
+        max_entries=max_entries,
+    )
+
+
+def commit(tree: FakeTree, *ops: Op) -> Plan:
+    """Plan, then land the plan on the fake."""
+    result = plan(tree, *ops)
+    tree.apply(result)
+    return result
+
+
+def summary(result: Plan) -> list[tuple[Any, ...]]:
+    return [
+        (e.op, e.path, e.rev, e.from_path) if e.op == "move" else (e.op, e.path, e.rev)
+        for e in result.entries
+    ]
+
+
+def conflicts(exc: Conflict) -> list[tuple[str, int | None]]:
+    return [(c["path"], c["current_rev"]) for c in exc.details["conflicts"]]
+
+
+@dataclass(frozen=True)
+class Conflicts:
+    expected: list[tuple[str, int | None]]
+
+
+INVALID = "invalid_request"
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    tree: tuple[Node, ...]
+    ops: tuple[Op, ...]
+    expect: list[tuple[Any, ...]] | Conflicts | str
+
+
+D, F = folder, file
+CASES = [
+    # -- put ---------------------------------------------------------------------------------------
+    Case(
+        "put new file creates missing parents first",
+        (),
+        (PutOp("/a/b/x.txt", None, X),),
+        [("mkdir", "/a", 1), ("mkdir", "/a/b", 1), ("put", "/a/b/x.txt", 1)],
+    ),
+    Case("put at the root", (), (PutOp("/x.txt", None, X),), [("put", "/x.txt", 1)]),
+    Case("put empty file", (), (PutOp("/e", None, blob(b"")),), [("put", "/e", 1)]),
+    Case("put over a file at its rev", (F("/x.txt", 3),), (PutOp("/x.txt", 3, Y),), [("put", "/x.txt", 4)]),
+    Case("put keeps the existing case", (F("/A.txt"),), (PutOp("/a.txt", 1, Y),), [("put", "/A.txt", 2)]),
+    Case(
+        "put with stale parent_rev", (F("/x.txt", 3),), (PutOp("/x.txt", 2, Y),), Conflicts([("/x.txt", 3)])
+    ),
+    Case(
+        "put with future parent_rev", (F("/x.txt", 3),), (PutOp("/x.txt", 4, Y),), Conflicts([("/x.txt", 3)])
+    ),
+    Case(
+        "put as new over a live file",
+        (F("/x.txt", 3),),
+        (PutOp("/x.txt", None, Y),),
+        Conflicts([("/x.txt", 3)]),
+    ),
+    Case("put with a rev at a missing path", (), (PutOp("/x.txt", 1, Y),), Conflicts([("/x.txt", None)])),
+    Case("put as new over a live folder", (D("/d", 2),), (PutOp("/d", None, X),), Conflicts([("/d", 2)])),
+    Case("put at a folder's rev over it", (D("/d", 2),), (PutOp("/d", 2, X),), Conflicts([("/d", 2)])),
+    Case(
+        "new case-only name over a file",
+        (F("/A.txt"),),
+        (PutOp("/a.txt", None, Y),),
+        Conflicts([("/A.txt", 1)]),
+    ),
+    Case(
+        "new NFD name over an NFC file",
+        (F("/caf\u00e9"),),
+        (PutOp("/cafe\u0301", None, Y),),
+        Conflicts([("/caf\u00e9", 1)]),
+    ),
+    Case("put of the same content is no change", (F("/x.txt", 3, b"x"),), (PutOp("/x.txt", 3, X),), []),
+    Case("put under a file", (F("/f"),), (PutOp("/f/x", None, X),), Conflicts([("/f", 1)])),
+    Case(
+        "put under a file, deeper",
+        (D("/d"), F("/d/f")),
+        (PutOp("/d/f/g/x", None, X),),
+        Conflicts([("/d/f", 1)]),
+    ),
+    Case(
+        "put takes the parent's case",
+        (D("/Docs"),),
+        (PutOp("/docs/x.txt", None, X),),
+        [("put", "/Docs/x.txt", 1)],
+    ),
+    Case(
+        "put takes existing parents' case and creates the rest",
+        (D("/Docs"), D("/Docs/Sub")),
+        (PutOp("/DOCS/SUB/new/x.txt", None, X),),
+        [("mkdir", "/Docs/Sub/new", 1), ("put", "/Docs/Sub/new/x.txt", 1)],
+    ),
+    Case(
+        "re-create a deleted file",
+        (F("/x.txt", 4, deleted=True),),
+        (PutOp("/x.txt", None, X),),
+        [("put", "/x.txt", 5)],
+    ),
+    Case(
+        "re-create a file in a deleted folder",
+        (D("/d", 2, deleted=True), F("/d/x", 3, deleted=True)),
+        (PutOp("/d/x", None, X),),
+        [("mkdir", "/d", 3), ("put", "/d/x", 4)],
+    ),
+    Case(
+        "put where a file was moved away from",
+        (F("/x.txt", 4, object_id=None, deleted=True),),
+        (PutOp("/x.txt", None, X),),
+        [("put", "/x.txt", 1)],
+    ),
+    Case(
+        "file where a folder was deleted",
+        (D("/d", 2, deleted=True),),
+        (PutOp("/d", None, X),),
+        [("put", "/d", 1)],
+    ),
+    Case("restore ignores parent_rev", (F("/x", 5, b"x"),), (RestoreOp("/x", Y),), [("put", "/x", 6)]),
+    Case("restore of the current content", (F("/x", 5, b"x"),), (RestoreOp("/x", X),), []),
+    Case("restore over a folder", (D("/x", 2),), (RestoreOp("/x", Y),), Conflicts([("/x", 2)])),
+    Case("restore of a deleted file", (F("/x", 2, deleted=True),), (RestoreOp("/x", Y),), [("put", "/x", 3)]),
+    # -- mkdir -------------------------------------------------------------------------------------
+    Case("mkdir with parents", (), (MkdirOp("/a/b"),), [("mkdir", "/a", 1), ("mkdir", "/a/b", 1)]),
+    Case("mkdir of an existing folder", (D("/d"),), (MkdirOp("/d"),), []),
+    Case("mkdir of an existing folder in another case", (D("/Docs"),), (MkdirOp("/DOCS"),), []),
+    Case("mkdir over a file", (F("/d"),), (MkdirOp("/d"),), Conflicts([("/d", 1)])),
+    Case("mkdir under a file", (F("/f"),), (MkdirOp("/f/sub"),), Conflicts([("/f", 1)])),
+    Case(
+        "mkdir re-creates a deleted folder",
+        (D("/d", 2, deleted=True),),
+        (MkdirOp("/d"),),
+        [("mkdir", "/d", 3)],
+    ),
+    Case(
+        "mkdir takes the parent's case", (D("/Docs"),), (MkdirOp("/docs/sub"),), [("mkdir", "/Docs/sub", 1)]
+    ),
+    # -- delete ------------------------------------------------------------------------------------
+    Case("delete a file at its rev", (F("/x", 2),), (DeleteOp("/x", 2),), [("delete", "/x", 3)]),
+    Case("delete in another case", (F("/X.txt", 2),), (DeleteOp("/x.txt", 2),), [("delete", "/X.txt", 3)]),
+    Case("delete with stale rev", (F("/x", 2),), (DeleteOp("/x", 1),), Conflicts([("/x", 2)])),
+    Case("delete a file without a rev", (F("/x", 2),), (DeleteOp("/x", None),), Conflicts([("/x", 2)])),
+    Case("delete of a missing path", (), (DeleteOp("/x", None),), Conflicts([("/x", None)])),
+    Case(
+        "delete of a deleted file",
+        (F("/x", 3, deleted=True),),
+        (DeleteOp("/x", 3),),
+        Conflicts([("/x", None)]),
+    ),
+    Case(
+        "delete a folder: descendants deepest first, each rev + 1",
+        (D("/d"), F("/d/a", 2), D("/d/s"), F("/d/s/b", 5), F("/d/z")),
+        (DeleteOp("/d", None),),
+        [
+            ("delete", "/d/z", 2),
+            ("delete", "/d/s/b", 6),
+            ("delete", "/d/s", 2),
+            ("delete", "/d/a", 3),
+            ("delete", "/d", 2),
+        ],
+    ),
+    Case("delete a folder at its rev", (D("/d", 4),), (DeleteOp("/d", 4),), [("delete", "/d", 5)]),
+    Case("delete a folder at a stale rev", (D("/d", 4),), (DeleteOp("/d", 3),), Conflicts([("/d", 4)])),
+    Case(
+        "delete a folder passes over tombstones below it",
+        (D("/d"), F("/d/old", 2, deleted=True)),
+        (DeleteOp("/d", None),),
+        [("delete", "/d", 2)],
+    ),
+    # -- move --------------------------------------------------------------------------------------
+    Case(
+        "move a file", (F("/a.txt", 3),), (MoveOp("/a.txt", "/b.txt", 3),), [("move", "/b.txt", 3, "/a.txt")]
+    ),
+    Case(
+        "move a folder: parents first, revs unchanged",
+        (D("/d"), F("/d/x", 2), D("/d/s"), F("/d/s/y", 4)),
+        (MoveOp("/d", "/e", None),),
+        [
+            ("move", "/e", 1, "/d"),
+            ("move", "/e/s", 1, "/d/s"),
+            ("move", "/e/s/y", 4, "/d/s/y"),
+            ("move", "/e/x", 2, "/d/x"),
+        ],
+    ),
+    Case(
+        "move creates missing destination folders",
+        (F("/a"),),
+        (MoveOp("/a", "/n/m/a", 1),),
+        [("mkdir", "/n", 1), ("mkdir", "/n/m", 1), ("move", "/n/m/a", 1, "/a")],
+    ),
+    Case(
+        "move takes the destination parent's case",
+        (D("/Docs"), F("/a")),
+        (MoveOp("/a", "/docs/a", 1),),
+        [("move", "/Docs/a", 1, "/a")],
+    ),
+    Case("move a folder into itself", (D("/d"),), (MoveOp("/d", "/d/sub", None),), INVALID),
+    Case(
+        "move a folder into itself, other case",
+        (D("/d"), D("/d/s")),
+        (MoveOp("/d", "/D/s/t", None),),
+        INVALID,
+    ),
+    Case("move onto a live file", (F("/a"), F("/b", 7)), (MoveOp("/a", "/b", 1),), Conflicts([("/b", 7)])),
+    Case("move onto a live folder", (F("/a"), D("/b", 2)), (MoveOp("/a", "/b", 1),), Conflicts([("/b", 2)])),
+    Case(
+        "move onto a live path in another case",
+        (F("/a"), F("/B")),
+        (MoveOp("/a", "/b", 1),),
+        Conflicts([("/B", 1)]),
+    ),
+    Case(
+        "move onto a tombstone",
+        (F("/a", 2), F("/b", 9, deleted=True)),
+        (MoveOp("/a", "/b", 2),),
+        [("move", "/b", 2, "/a")],
+    ),
+    Case("move a file at a stale rev", (F("/a", 2),), (MoveOp("/a", "/b", 1),), Conflicts([("/a", 2)])),
+    Case("move a file without a rev", (F("/a", 2),), (MoveOp("/a", "/b", None),), Conflicts([("/a", 2)])),
+    Case("move of a missing path", (), (MoveOp("/a", "/b", None),), Conflicts([("/a", None)])),
+    Case("move under a file", (F("/a"), F("/f")), (MoveOp("/a", "/f/a", 1),), Conflicts([("/f", 1)])),
+    Case(
+        "case-only rename of a file",
+        (F("/a.txt", 2),),
+        (MoveOp("/a.txt", "/A.txt", 2),),
+        [("move", "/A.txt", 2, "/a.txt")],
+    ),
+    Case(
+        "case-only rename of a folder renames its children",
+        (D("/docs"), F("/docs/x")),
+        (MoveOp("/docs", "/Docs", None),),
+        [("move", "/Docs", 1, "/docs"), ("move", "/Docs/x", 1, "/docs/x")],
+    ),
+    Case(
+        "ß to SS: same key, longer name",
+        (D("/Stra\u00dfe"), F("/Stra\u00dfe/x")),
+        (MoveOp("/Stra\u00dfe", "/STRASSE", None),),
+        [("move", "/STRASSE", 1, "/Stra\u00dfe"), ("move", "/STRASSE/x", 1, "/Stra\u00dfe/x")],
+    ),
+    Case("move to itself", (F("/a", 2),), (MoveOp("/a", "/a", 2),), []),
+    Case(
+        "move to itself with a parent in another case",
+        (D("/Docs"), F("/Docs/a")),
+        (MoveOp("/Docs/a", "/docs/a", 1),),
+        [],
+    ),
+    Case(
+        "case-only rename under a parent written in another case",
+        (D("/Docs"), F("/Docs/a")),
+        (MoveOp("/docs/a", "/docs/A", 1),),
+        [("move", "/Docs/A", 1, "/Docs/a")],
+    ),
+    # -- several ops: each sees the ones before it -----------------------------------------------
+    Case(
+        "mkdir then put inside",
+        (),
+        (MkdirOp("/d"), PutOp("/d/x", None, X)),
+        [("mkdir", "/d", 1), ("put", "/d/x", 1)],
+    ),
+    Case("put twice", (), (PutOp("/x", None, X), PutOp("/x", 1, Y)), [("put", "/x", 1), ("put", "/x", 2)]),
+    Case("put twice, second stale", (), (PutOp("/x", None, X), PutOp("/x", None, Y)), Conflicts([("/x", 1)])),
+    Case(
+        "move then put at the old path",
+        (F("/a", 3),),
+        (MoveOp("/a", "/b", 3), PutOp("/a", None, Y)),
+        [("move", "/b", 3, "/a"), ("put", "/a", 1)],
+    ),
+    Case(
+        "delete then re-create",
+        (F("/a", 3),),
+        (DeleteOp("/a", 3), PutOp("/a", None, Y)),
+        [("delete", "/a", 4), ("put", "/a", 5)],
+    ),
+    Case(
+        "move a folder then put into its new place",
+        (D("/d"), F("/d/x")),
+        (MoveOp("/d", "/e", None), PutOp("/e/y", None, Y)),
+        [("move", "/e", 1, "/d"), ("move", "/e/x", 1, "/d/x"), ("put", "/e/y", 1)],
+    ),
+    Case(
+        "move a folder then touch its old contents",
+        (D("/d"), F("/d/x")),
+        (MoveOp("/d", "/e", None), DeleteOp("/d/x", 1)),
+        Conflicts([("/d/x", None)]),
+    ),
+    Case(
+        "move a folder away and back",
+        (D("/d"), F("/d/x")),
+        (MoveOp("/d", "/e", None), MoveOp("/e", "/d", None)),
+        [
+            ("move", "/e", 1, "/d"),
+            ("move", "/e/x", 1, "/d/x"),
+            ("move", "/d", 1, "/e"),
+            ("move", "/d/x", 1, "/e/x"),
+        ],
+    ),
+    Case(
+        "move a file out, then delete its folder",
+        (D("/d"), F("/d/x", 2)),
+        (MoveOp("/d/x", "/x", 2), DeleteOp("/d", None)),
+        [("move", "/x", 2, "/d/x"), ("delete", "/d", 2)],
+    ),
+    Case(
+        "move a file in, then delete the folder with it",
+        (D("/d"), F("/x", 2)),
+        (MoveOp("/x", "/d/x", 2), DeleteOp("/d", None)),
+        [("move", "/d/x", 2, "/x"), ("delete", "/d/x", 3), ("delete", "/d", 2)],
+    ),
+    Case(
+        "every conflict is reported, nothing is planned",
+        (F("/a", 2), F("/b", 5), D("/c")),
+        (
+            PutOp("/a", 1, Y),
+            MkdirOp("/new"),
+            PutOp("/b", None, Y),
+            DeleteOp("/zz", None),
+            PutOp("/c", None, Y),
+        ),
+        Conflicts([("/a", 2), ("/b", 5), ("/zz", None), ("/c", 1)]),
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_plan(case: Case) -> None:
+    tree = FakeTree.of(*case.tree)
+    before = dict(tree.nodes)
+    if isinstance(case.expect, Conflicts):
+        with pytest.raises(Conflict) as caught:
+            plan(tree, *case.ops)
+        assert type(caught.value) is Conflict
+        assert conflicts(caught.value) == case.expect.expected
+    elif case.expect == INVALID:
+        with pytest.raises(InvalidRequest):
+            plan(tree, *case.ops)
+    else:
+        result = plan(tree, *case.ops)
+        assert summary(result) == case.expect
+        assert len(result.results) == len(case.ops)
+        assert [e.seq for e in result.entries] == list(
+            range(tree.head_seq + 1, tree.head_seq + 1 + len(result.entries))
+        )
+    assert tree.nodes == before, "planning never writes to the tree"
+
+
+# -- what the entries carry ------------------------------------------------------------------------
+
+
+def test_seqs_follow_head_seq_and_entries_carry_the_device() -> None:
+    tree = FakeTree.of(D("/d"))
+    tree.head_seq = 41
+    result = plan(tree, PutOp("/a/b", None, X), MkdirOp("/d/e"), PutOp("/d/e/f", None, Y))
+    assert [e.seq for e in result.entries] == [42, 43, 44, 45]
+    assert {(e.device_id, e.created_at_ms) for e in result.entries} == {("dev_1", NOW_MS)}
+    assert [r["seq"] for r in result.results] == [43, 44, 45]
+
+
+def test_results_one_per_op_with_path_object_rev_and_seq() -> None:
+    tree = FakeTree.of(D("/Docs"), F("/Docs/same", 3, b"x"))
+    result = plan(tree, PutOp("/docs/new", None, Y), PutOp("/docs/same", 3, X), MkdirOp("/docs"))
+    new, same, docs = result.results
+    assert new == {"path": "/Docs/new", "object_id": "obj1", "rev": 1, "seq": 3}
+    # Unchanged content: the current revision, with the seq that made it.
+    assert same == {"path": "/Docs/same", "object_id": "id:/Docs/same", "rev": 3, "seq": 2}
+    assert docs == {"path": "/Docs", "object_id": "id:/Docs", "rev": 1, "seq": 1}
+
+
+def test_object_ids_new_kept_and_continued() -> None:
+    tree = FakeTree.of(
+        F("/kept", 2), F("/gone", 3, deleted=True), F("/moved-away", 1, object_id=None, deleted=True)
+    )
+    result = plan(
+        tree,
+        PutOp("/kept", 2, Y),
+        PutOp("/gone", None, Y),
+        PutOp("/moved-away", None, Y),
+        PutOp("/p/q/new", None, Y),
+    )
+    ids = {e.path: (e.object_id, e.rev) for e in result.entries}
+    assert ids == {
+        "/kept": ("id:/kept", 3),
+        "/gone": ("id:/gone", 4),  # re-created: the same object, its history continues
+        "/moved-away": ("obj1", 1),  # the old object lives on elsewhere: a new one here
+        "/p": ("obj2", 1),
+        "/p/q": ("obj3", 1),
+        "/p/q/new": ("obj4", 1),
+    }
+
+
+def test_usage_delta() -> None:
+    tree = FakeTree.of(
+        F("/a", 1, b"12345"), D("/d"), F("/d/x", 1, b"123"), D("/d/s"), F("/d/s/y", 1, b"1234567")
+    )
+    assert plan(tree, PutOp("/new", None, Z)).usage_delta_bytes == 3
+    assert plan(tree, PutOp("/a", 1, Y)).usage_delta_bytes == 2 - 5
+    assert plan(tree, PutOp("/a", 1, blob(b"12345"))).usage_delta_bytes == 0  # same content
+    assert plan(tree, DeleteOp("/d", None)).usage_delta_bytes == -10
+    assert plan(tree, DeleteOp("/a", 1), PutOp("/a", None, Z)).usage_delta_bytes == -5 + 3
+    assert plan(tree, MoveOp("/d", "/e", None), MkdirOp("/m")).usage_delta_bytes == 0
+
+
+def test_delete_of_a_folder_leaves_tombstones_that_keep_their_objects() -> None:
+    tree = FakeTree.of(D("/d", 2), F("/d/x", 4, b"abc"), F("/d/gone", 7, deleted=True))
+    commit(tree, DeleteOp("/d", None))
+    assert tree.live() == {}
+    assert tree.at("/d") == Node("/d", FOLDER, "id:/d", 3, True, 5)
+    assert tree.at("/d/x") == Node("/d/x", FILE, "id:/d/x", 5, True, 4, EMPTY_FOLDER)
+    assert tree.at("/d/gone") == Node("/d/gone", FILE, "id:/d/gone", 7, True, 3, EMPTY_FOLDER)
+
+
+def test_move_of_a_folder_with_n_files() -> None:
+    files = [F(f"/d/f{i}", i + 1, bytes([i])) for i in range(5)]
+    tree = FakeTree.of(D("/d"), *files)
+    result = commit(tree, MoveOp("/d", "/e", None))
+    assert len(result.entries) == len(files) + 1
+    assert all(e.op == "move" and e.from_path is not None for e in result.entries)
+    assert [e.path for e in result.entries] == ["/e"] + [f"/e/f{i}" for i in range(5)]
+    for old in [D("/d"), *files]:
+        new = tree.at("/e" + old.path[2:])
+        assert new is not None
+        assert new.live
+        assert (new.object_id, new.rev, new.kind, new.content) == (
+            old.object_id,
+            old.rev,
+            old.kind,
+            old.content,
+        )
+        tomb = tree.at(old.path)
+        assert tomb is not None
+        assert (tomb.deleted, tomb.object_id) == (True, None)
+    assert set(tree.live()) == {"/e"} | {f"/e/f{i}" for i in range(5)}
+
+
+def test_case_only_rename_keeps_one_node_at_the_key() -> None:
+    tree = FakeTree.of(D("/docs"), F("/docs/readme", 3))
+    commit(tree, MoveOp("/docs", "/Docs", None))
+    assert tree.nodes.keys() == {"/docs", "/docs/readme"}
+    assert [n.path for n in tree.nodes.values()] == ["/Docs", "/Docs/readme"]
+    assert all(n.live for n in tree.nodes.values())
+    assert tree.nodes["/docs/readme"].rev == 3
+
+
+def test_re_created_file_continues_object_and_rev_across_commits() -> None:
+    tree = FakeTree()
+    first = commit(tree, PutOp("/x", None, X)).entries[0]
+    commit(tree, DeleteOp("/x", 1))
+    again = commit(tree, PutOp("/X", None, Y)).entries[0]
+    assert (again.object_id, again.rev, again.path) == (first.object_id, 3, "/X")
+
+
+def test_conflict_body_names_the_current_kind() -> None:
+    tree = FakeTree.of(D("/d", 2), F("/f", 3))
+    with pytest.raises(Conflict) as caught:
+        plan(tree, PutOp("/d", None, X), PutOp("/f", 1, X), DeleteOp("/nope", 1))
+    assert caught.value.status == 409
+    assert caught.value.to_body()["error"]["conflicts"] == [
+        {"path": "/d", "current_rev": 2, "current_kind": "folder"},
+        {"path": "/f", "current_rev": 3, "current_kind": "file"},
+        {"path": "/nope", "current_rev": None, "current_kind": None},
+    ]
+
+
+def test_a_conflicting_commit_changes_nothing() -> None:
+    tree = FakeTree.of(D("/d"), F("/d/x", 2))
+    before, head = dict(tree.nodes), tree.head_seq
+    with pytest.raises(Conflict):
+        commit(tree, MkdirOp("/new"), DeleteOp("/d", None), PutOp("/d/x", 1, Y))
+    assert (tree.nodes, tree.head_seq) == (before, head)
+
+
+def test_too_many_entries_is_too_large() -> None:
+    tree = FakeTree()
+    assert len(plan(tree, PutOp("/a/b/c", None, X), max_entries=3).entries) == 3
+    with pytest.raises(TooLarge):
+        plan(tree, PutOp("/a/b/c/d", None, X), max_entries=3)
+
+
+def test_move_entries_keep_content_and_delete_entries_drop_it() -> None:
+    tree = FakeTree.of(F("/a", 1, b"hello"))
+    moved = commit(tree, MoveOp("/a", "/b", 1)).entries[0]
+    assert moved.content == blob(b"hello")
+    deleted = commit(tree, DeleteOp("/b", 1)).entries[0]
+    assert (deleted.content, deleted.deleted, deleted.rev) == (EMPTY_FOLDER, True, 2)
