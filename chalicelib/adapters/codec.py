@@ -111,7 +111,7 @@ def _content_fields(namespace_id: str, content: Content) -> dict[str, Any]:
 def node_to_row(namespace_id: str, node: Node) -> PathModel:
     return PathModel(
         namespace_id,
-        node.path_key,
+        keys.path_row(node.path_key),
         path=node.path,
         kind=node.kind,
         object_id=node.object_id,

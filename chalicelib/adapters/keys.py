@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 
 def chunk_object(namespace_id: str, chunk_hash: str) -> str:
     # Per namespace: holding the key proves a member uploaded the bytes (no cross-user hash claim).
@@ -22,3 +24,31 @@ def idempotency(user_id: str, idempotency_key: str) -> str:
 
 def login_throttle(email_key: str) -> str:
     return f"login#{email_key}"
+
+
+# DynamoDB caps a sort key at 1,024 bytes; a path may have 4,096 (and case folding can lengthen it).
+SORT_KEY_LIMIT = 1000
+_SORT_KEY_PREFIX = 900
+_LONG_KEY_MARK = "\x1f"  # paths cannot hold control characters, so no real key contains it
+
+
+def _utf8_prefix(text: str, limit: int) -> str:
+    return text.encode("utf-8")[:limit].decode("utf-8", errors="ignore")
+
+
+def path_row(path_key: str) -> str:
+    """The paths table's sort key for a path key: itself, or for a long one, its first 900 bytes
+    and the SHA-256 of the whole. Every row below a folder keeps the folder's leading bytes, so a
+    prefix query still finds all descendants (see path_rows_below). Rows sort in path order
+    (parents first) up to 900 bytes; past that, rows sharing their first 900 bytes sort by hash.
+    """
+    if len(path_key.encode("utf-8")) <= SORT_KEY_LIMIT:
+        return path_key
+    digest = hashlib.sha256(path_key.encode("utf-8")).hexdigest()
+    return f"{_utf8_prefix(path_key, _SORT_KEY_PREFIX)}{_LONG_KEY_MARK}{digest}"
+
+
+def path_rows_below(path_key: str) -> str:
+    """A sort-key prefix shared by the rows of every path strictly below ``path_key`` (and maybe
+    a few others, when it is long: filter by the rows' real paths)."""
+    return _utf8_prefix(path_key + "/", _SORT_KEY_PREFIX)

@@ -191,9 +191,9 @@ def read_entries(namespace_id: str, after_seq: int, limit: int) -> list[Entry]:
     return found[:limit]
 
 
-def list_live(namespace_id: str, after_key: str | None, limit: int) -> list[Node]:
-    """Up to ``limit`` live nodes in path-key order, after ``after_key``."""
-    condition = PathModel.path_key > after_key if after_key is not None else None
+def list_live(namespace_id: str, after_row: str | None, limit: int) -> list[Node]:
+    """Up to ``limit`` live nodes in row order, after the row keyed ``after_row``."""
+    condition = PathModel.path_key > after_row if after_row is not None else None
     rows = PathModel.query(
         namespace_id,
         condition,
@@ -207,7 +207,8 @@ def list_live(namespace_id: str, after_key: str | None, limit: int) -> list[Node
 
 def get_node(namespace_id: str, path_key: str) -> Node | None:
     try:
-        return codec.node_from_row(PathModel.get(namespace_id, path_key, consistent_read=True))
+        row = PathModel.get(namespace_id, keys.path_row(path_key), consistent_read=True)
+        return codec.node_from_row(row)
     except PathModel.DoesNotExist:
         return None
 
@@ -254,9 +255,10 @@ class TreeReader:
         for start in range(0, len(wanted), 100):
             chunk = wanted[start : start + 100]
             self._nodes.update(dict.fromkeys(chunk))
-            rows = PathModel.batch_get([(self._namespace_id, k) for k in chunk], consistent_read=True)
-            for row in rows:
-                self._nodes[row.path_key] = codec.node_from_row(row)
+            row_keys = [(self._namespace_id, keys.path_row(k)) for k in chunk]
+            for row in PathModel.batch_get(row_keys, consistent_read=True):
+                node = codec.node_from_row(row)
+                self._nodes[node.path_key] = node
 
     def get(self, path_key: str) -> Node | None:
         if path_key not in self._nodes:
@@ -266,9 +268,12 @@ class TreeReader:
     def descendants(self, path_key: str) -> list[Node]:
         if path_key not in self._below:
             rows = PathModel.query(
-                self._namespace_id, PathModel.path_key.startswith(path_key + "/"), consistent_read=True
+                self._namespace_id,
+                PathModel.path_key.startswith(keys.path_rows_below(path_key)),
+                consistent_read=True,
             )
-            self._below[path_key] = [codec.node_from_row(row) for row in rows]
+            nodes = (codec.node_from_row(row) for row in rows)
+            self._below[path_key] = [n for n in nodes if paths.is_within(n.path_key, path_key)]
         return self._below[path_key]
 
 

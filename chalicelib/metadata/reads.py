@@ -6,7 +6,7 @@ import time
 from typing import Any, TypeVar
 
 from chalicelib.accounts.auth import Principal, require_role
-from chalicelib.adapters import codec
+from chalicelib.adapters import codec, keys
 from chalicelib.adapters import metadata as store
 from chalicelib.adapters.models import NamespaceModel
 from chalicelib.domain import cursors, paths
@@ -63,7 +63,7 @@ def _listing(namespace: NamespaceModel, cursor: cursors.Cursor, limit: int) -> d
     nodes = store.list_live(namespace.namespace_id, cursor.after_key, limit + 1)
     page = _trim(nodes[:limit])
     has_more = len(nodes) > len(page)
-    after_key = page[-1].path_key if has_more else None
+    after_key = keys.path_row(page[-1].path_key) if has_more else None
     next_cursor = cursors.Cursor(namespace.namespace_id, namespace.epoch, cursor.seq, after_key)
     return {"entries": [node_to_api(n) for n in page], "cursor": next_cursor.encode(), "has_more": has_more}
 

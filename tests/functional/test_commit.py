@@ -264,3 +264,25 @@ def test_journal_by_cursor_and_longpoll(alice: Api) -> None:
     assert [(e["seq"], e["op"], e["path"]) for e in entries] == [(1, "put", "/n.txt")]
     assert journal(alice, cursor2)[0] == []
     assert alice.get(f"/v1/objects?namespace_id={alice.namespace_id}&cursor=garbage")[0] == 400
+
+
+def test_paths_up_to_4096_bytes_work_and_every_row_key_fits_dynamodb(alice: Api) -> None:
+    from chalicelib.adapters.models import PathModel
+
+    deep = "/" + "/".join([f"{i:02d}" + "\u00e9" * 120 for i in range(16)])  # ~3.9 KB
+    assert 3500 < len(deep.encode()) <= 4096 - 10
+    save(alice, deep + "/a.txt", b"deep")
+    status, body = commit(
+        alice, {"op": "move", "from": "/00" + "\u00e9" * 120, "to": "/top", "parent_rev": None}
+    )
+    assert status == 200, body
+    listing = tree(alice)
+    moved = "/top" + deep[len("/00" + "\u00e9" * 120) :] + "/a.txt"
+    assert listing[moved]["size"] == 4
+    assert len(listing) == 17
+    status, body = commit(alice, {"op": "delete", "path": "/top", "parent_rev": None})
+    assert status == 200, body
+    assert tree(alice) == {}
+    rows = list(PathModel.query(alice.namespace_id))
+    assert len(rows) == 34
+    assert max(len(r.path_key.encode("utf-8")) for r in rows) <= 1024
