@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 TABLES = (
     "users",
@@ -89,11 +89,6 @@ class Settings:
             longpoll_max_s=min(number("LONGPOLL_MAX_S", 25), 28),
             **tables,
         )
-
-    def table_names(self) -> dict[str, str]:
-        return {
-            f.name[: -len("_table")]: getattr(self, f.name) for f in fields(self) if f.name.endswith("_table")
-        }
 
 
 SETTINGS = Settings.from_env()

@@ -74,11 +74,18 @@ def stored_sizes(namespace_id: str, chunk_hashes: list[str]) -> dict[str, int | 
     return dict(zip(chunk_hashes, _POOL.map(_stored_size, object_keys), strict=True))
 
 
-def put_json(key: str, value: Any) -> None:
-    body = gzip.compress(json.dumps(value, separators=(",", ":")).encode("utf-8"), mtime=0)
+def put_bytes(key: str, body: bytes) -> None:
     _client().put_object(Bucket=SETTINGS.chunk_bucket, Key=key, Body=body)
 
 
+def get_bytes(key: str) -> bytes:
+    body: bytes = _client().get_object(Bucket=SETTINGS.chunk_bucket, Key=key)["Body"].read()
+    return body
+
+
+def put_json(key: str, value: Any) -> None:
+    put_bytes(key, gzip.compress(json.dumps(value, separators=(",", ":")).encode("utf-8"), mtime=0))
+
+
 def get_json(key: str) -> Any:
-    body = _client().get_object(Bucket=SETTINGS.chunk_bucket, Key=key)["Body"].read()
-    return json.loads(gzip.decompress(body))
+    return json.loads(gzip.decompress(get_bytes(key)))

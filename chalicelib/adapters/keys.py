@@ -15,7 +15,7 @@ def manifest_object(namespace_id: str, list_hash: str) -> str:
 
 
 def journal_object(namespace_id: str, last_seq: int, nonce: str) -> str:
-    return f"journal/{namespace_id}/{last_seq:020d}-{nonce}.json.gz"
+    return f"journal/{namespace_id}/{last_seq:020d}-{nonce}.json.z"
 
 
 def idempotency(user_id: str, idempotency_key: str) -> str:

@@ -79,7 +79,7 @@ def write_commit(
     body = codec.encode_body(entries, namespace_id)
     if len(body) > _MAX_INLINE_BODY:
         record.body_object = keys.journal_object(namespace_id, int(record.last_seq), uuid.uuid4().hex)
-        blobs.put_json(record.body_object, body.hex())
+        blobs.put_bytes(record.body_object, body)
     else:
         record.body = body
     try:
@@ -137,15 +137,15 @@ def _save_node(namespace_id: str, node: Node) -> None:
 
 
 def apply(namespace_id: str, entries: list[Entry]) -> None:
-    """Write what ``entries`` make of the tree, the history and the chunk grants (idempotent)."""
+    """Write what ``entries`` make of the tree and the history (idempotent).
+
+    Chunk grants are not written here: a commit's chunks were granted when it verified them.
+    """
     nodes = projection.nodes_from_entries(entries)
     list(_POOL.map(lambda node: _save_node(namespace_id, node), nodes.values()))
     with RevisionModel.batch_write() as batch:
         for entry in projection.revisions_from_entries(entries):
             batch.save(codec.entry_to_revision(namespace_id, entry))
-    with ChunkModel.batch_write() as batch:
-        for chunk_hash, size in projection.chunks_from_entries(entries).items():
-            batch.save(ChunkModel(namespace_id, chunk_hash, size=size))
 
 
 def mark_applied(namespace_id: str, seq: int) -> None:
@@ -177,7 +177,7 @@ def _records_after(namespace_id: str, seq: int) -> Iterator[JournalModel]:
 
 def _entries_of(record: JournalModel) -> list[Entry]:
     if record.body_object:
-        return codec.decode_body(bytes.fromhex(blobs.get_json(record.body_object)))
+        return codec.decode_body(blobs.get_bytes(record.body_object))
     return codec.decode_body(record.body or b"")
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 
+from chalicelib.domain.model import Content
 from chalicelib.errors import InvalidRequest
 
 CHUNK_SIZE = 4 * 1024 * 1024
@@ -28,6 +30,14 @@ def chunk_sizes(size_bytes: int) -> list[int]:
     if count == 0:
         return []
     return [CHUNK_SIZE] * (count - 1) + [size_bytes - CHUNK_SIZE * (count - 1)]
+
+
+def sized_chunks(contents: Iterable[Content]) -> dict[str, int]:
+    """Every chunk the contents reference, with the size its place in its file implies."""
+    found: dict[str, int] = {}
+    for content in contents:
+        found.update(zip(content.chunks, chunk_sizes(content.size), strict=True))
+    return found
 
 
 def content_hash(chunks: list[str] | tuple[str, ...]) -> str:

@@ -1,4 +1,4 @@
-"""What a commit's journal entries make of the current tree, the revision history and chunk refs.
+"""What a commit's journal entries make of the current tree and the revision history.
 
 The journal is the source of truth; these are pure functions of it, so a commit interrupted after
 its journal record landed is finished by whoever comes next, with the same result.
@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from chalicelib.domain import paths
-from chalicelib.domain.content import chunk_sizes
 from chalicelib.domain.model import EMPTY_FOLDER, FILE, Entry, Node
 
 
@@ -28,12 +27,3 @@ def nodes_from_entries(entries: Iterable[Entry]) -> dict[str, Node]:
 def revisions_from_entries(entries: Iterable[Entry]) -> list[Entry]:
     """The entries that add a file revision: puts and deletes of files (a move keeps its rev)."""
     return [e for e in entries if e.kind == FILE and e.op in ("put", "delete")]
-
-
-def chunks_from_entries(entries: Iterable[Entry]) -> dict[str, int]:
-    """Every chunk the entries reference, with its size."""
-    found: dict[str, int] = {}
-    for entry in entries:
-        if entry.op == "put":
-            found.update(zip(entry.content.chunks, chunk_sizes(entry.content.size), strict=True))
-    return found

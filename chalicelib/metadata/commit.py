@@ -17,7 +17,7 @@ from chalicelib.adapters import blobs, keys
 from chalicelib.adapters import metadata as store
 from chalicelib.domain import ids
 from chalicelib.domain.commit import plan_commit
-from chalicelib.domain.content import chunk_sizes
+from chalicelib.domain.content import sized_chunks
 from chalicelib.domain.model import MoveOp, Op, PutOp
 from chalicelib.errors import Busy, Conflict, InvalidRequest, MissingChunks, QuotaExceeded
 
@@ -48,10 +48,7 @@ def _replay(stored_hash: str, response: str, expected_hash: str) -> dict[str, An
 
 def verify_chunks(namespace_id: str, ops: list[Op]) -> None:
     """Every chunk a put names must be granted, or stored under the namespace with its size."""
-    wanted: dict[str, int] = {}
-    for op in ops:
-        if isinstance(op, PutOp):
-            wanted.update(zip(op.content.chunks, chunk_sizes(op.content.size), strict=True))
+    wanted = sized_chunks(op.content for op in ops if isinstance(op, PutOp))
     if not wanted:
         return
     granted = store.granted_chunks(namespace_id, wanted)

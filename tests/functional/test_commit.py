@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.functional.conftest import Api
-from tests.functional.files import commit, journal, put_op, save, upload
+from tests.functional.files import chunk_hashes, commit, journal, put_op, save, upload
 
 
 def head_seq(api: Api) -> int:
@@ -210,8 +210,6 @@ def test_a_file_with_20000_chunks_commits_and_reads_back(alice: Api) -> None:
     blocks = [os.urandom(4 * 1024 * 1024) for _ in range(3)]
     for block in blocks:
         upload(alice, block)
-    from tests.functional.files import chunk_hashes
-
     distinct = [chunk_hashes(b)[0] for b in blocks]
     chunks = [distinct[i % 3] for i in range(20_000)]
     op = put_op("/huge.bin", b"", chunks=chunks)
@@ -286,3 +284,21 @@ def test_paths_up_to_4096_bytes_work_and_every_row_key_fits_dynamodb(alice: Api)
     rows = list(PathModel.query(alice.namespace_id))
     assert len(rows) == 34
     assert max(len(r.path_key.encode("utf-8")) for r in rows) <= 1024
+
+
+def test_a_commit_record_too_large_for_an_item_is_kept_in_s3(
+    alice: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.adapters import metadata
+
+    monkeypatch.setattr(metadata, "_MAX_INLINE_BODY", 10)  # every record spills, as a huge one would
+    save(alice, "/spilled/a.txt", b"spilled")
+    entries, _ = journal(alice, journal_start(alice))
+    assert [(e["op"], e["path"]) for e in entries] == [("mkdir", "/spilled"), ("put", "/spilled/a.txt")]
+
+
+def journal_start(api: Api) -> str:
+    from chalicelib.adapters.models import NamespaceModel
+    from chalicelib.domain.cursors import Cursor
+
+    return Cursor(api.namespace_id, NamespaceModel.get(api.namespace_id).epoch, 0).encode()
