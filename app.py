@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from chalice.app import Chalice, Request, Response
+from chalice.app import Chalice, Request, Response, SQSEvent, WebsocketEvent
 
 from chalicelib import http
 from chalicelib.accounts import auth
@@ -15,6 +15,8 @@ from chalicelib.accounts.routes import bp as accounts_bp
 from chalicelib.chunks.routes import bp as chunks_bp
 from chalicelib.errors import ServiceError
 from chalicelib.metadata.routes import bp as metadata_bp
+from chalicelib.notify import sockets, worker
+from chalicelib.settings import SETTINGS
 
 # Powertools owns the "driftbox" logger; Chalice adding its own handler would print each line twice.
 app = Chalice(app_name="driftbox", configure_logs=False)
@@ -24,6 +26,7 @@ metrics = Metrics(namespace="Driftbox", service="driftbox")
 app.register_blueprint(accounts_bp)
 app.register_blueprint(chunks_bp)
 app.register_blueprint(metadata_bp)
+app.experimental_feature_flags.update(["WEBSOCKETS"])
 
 
 @app.middleware("http")
@@ -52,3 +55,27 @@ def serve(event: Request, get_response: Any) -> Response:
     metrics.flush_metrics(raise_on_empty_metrics=False)
     logger.thread_safe_clear_keys()
     return response
+
+
+# Event handlers stay here, thin: Chalice does not wrap WebSocket handlers on a Blueprint, and event
+# handlers on a Blueprint skip this module (aws/chalice#1566).
+
+
+@app.on_ws_connect()
+def ws_connect(event: WebsocketEvent) -> dict[str, Any]:
+    return sockets.connect(event.to_dict())
+
+
+@app.on_ws_disconnect()
+def ws_disconnect(event: WebsocketEvent) -> dict[str, Any]:
+    return sockets.disconnect(event.to_dict())
+
+
+@app.on_ws_message()
+def ws_message(event: WebsocketEvent) -> dict[str, Any]:
+    return sockets.message(event.to_dict())
+
+
+@app.on_sqs_message(queue=SETTINGS.changes_queue_name or "driftbox-changes", batch_size=10)
+def on_change(event: SQSEvent) -> dict[str, Any]:
+    return worker.handle(event.to_dict())

@@ -18,6 +18,7 @@ TABLES = (
     "journal",
     "chunks",
     "idempotency",
+    "connections",
 )
 
 
@@ -37,9 +38,11 @@ class Settings:
     journal_table: str
     chunks_table: str
     idempotency_table: str
+    connections_table: str
     chunk_bucket: str
     changes_queue_name: str
     notify_url: str
+    websocket_management_url: str
     token_ttl_s: int
     presign_ttl_s: int
     argon2_time_cost: int
@@ -76,6 +79,8 @@ class Settings:
             chunk_bucket=text("CHUNK_BUCKET"),
             changes_queue_name=env.get("CHANGES_QUEUE_NAME", ""),
             notify_url=env.get("NOTIFY_URL", ""),
+            # Where the @connections API is; empty means "the gateway the event came through".
+            websocket_management_url=env.get("WEBSOCKET_MANAGEMENT_URL", ""),
             # OWASP's argon2id setting: m=19 MiB, t=2, p=1.
             argon2_time_cost=number("ARGON2_TIME_COST", 2),
             argon2_memory_kib=number("ARGON2_MEMORY_KIB", 19 * 1024),

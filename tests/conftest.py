@@ -13,7 +13,7 @@ def _free_port() -> int:
 
 
 _TABLES = (
-    "users emails devices tokens throttle memberships namespaces paths revisions journal chunks idempotency"
+    "users emails devices tokens throttle memberships namespaces paths revisions journal chunks idempotency connections"
 )
 
 # Before any chalicelib import: Settings are read once, at import.

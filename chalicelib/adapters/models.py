@@ -185,6 +185,30 @@ class IdempotencyModel(Model):
     expires_at = TTLAttribute()
 
 
+class UserConnectionsIndex(GlobalSecondaryIndex["ConnectionModel"]):  # type: ignore[no-untyped-call]
+    class Meta:
+        index_name = "by_user"
+        projection = AllProjection()
+
+    user_id = UnicodeAttribute(hash_key=True)
+    connection_id = UnicodeAttribute(range_key=True)
+
+
+class ConnectionModel(Model):
+    """An open WebSocket of a device; expires with API Gateway's 2-hour connection limit."""
+
+    class Meta(_Meta):
+        table_name = SETTINGS.connections_table
+
+    connection_id = UnicodeAttribute(hash_key=True)
+    user_id = UnicodeAttribute()
+    device_id = UnicodeAttribute()
+    token_hash = UnicodeAttribute()
+    connected_at_ms = NumberAttribute()
+    expires_at = TTLAttribute()
+    by_user = UserConnectionsIndex()
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     UserModel,
     EmailModel,
@@ -198,6 +222,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     JournalModel,
     ChunkModel,
     IdempotencyModel,
+    ConnectionModel,
 )
 
 

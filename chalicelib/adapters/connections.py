@@ -1,0 +1,26 @@
+"""DynamoDB side of WebSocket connections: one row per open socket, found by user for fan-out."""
+
+from __future__ import annotations
+
+import contextlib
+
+from pynamodb.exceptions import DeleteError
+
+from chalicelib.adapters.models import ConnectionModel, MembershipModel
+
+
+def save(connection: ConnectionModel) -> None:
+    connection.save()
+
+
+def delete(connection_id: str) -> None:
+    with contextlib.suppress(DeleteError):
+        ConnectionModel(connection_id).delete()
+
+
+def members(namespace_id: str) -> list[str]:
+    return [m.user_id for m in MembershipModel.by_namespace.query(namespace_id)]
+
+
+def of_user(user_id: str) -> list[ConnectionModel]:
+    return list(ConnectionModel.by_user.query(user_id))
