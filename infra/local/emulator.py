@@ -22,7 +22,12 @@ import moto.dynamodb.models as dynamodb_models
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import BaseWSGIServer, make_server
 
 from chalicelib.adapters.models import ALL_MODELS
 from chalicelib.settings import SETTINGS
@@ -87,14 +92,40 @@ def _cheap_transactions() -> None:
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
-def start(host: str = "127.0.0.1", port: int = 5000) -> ThreadedMotoServer:
-    """Start moto's server in this process, in a thread."""
+class Emulator:
+    """moto's server in a thread of this process, behind our WSGI layers."""
+
+    def __init__(self, server: BaseWSGIServer) -> None:
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, name="aws-emulator", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> Emulator:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+
+def wsgi_app() -> Any:
+    """moto's application, wrapped in the layers that make it behave like AWS."""
     _serialise_dynamodb()
     _cheap_transactions()
+    return DomainDispatcherApplication(create_backend_app)
+
+
+def start(host: str = "127.0.0.1", port: int = 5000) -> Emulator:
+    """Start the emulator on ``host:port`` in a thread of this process."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-    server.start()
-    return server
+    server = make_server(host, port, wsgi_app(), threaded=True, request_handler=MotoRequestHandler)
+    return Emulator(server).start()
 
 
 def create_resources() -> None:
