@@ -4,18 +4,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit functional bench clean
+.PHONY: run test lint typecheck cfnlint package unit functional bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --upgrade "pip<26.3"  # chalice 1.34 asks for pip<26.3
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/python -m infra.local.serve
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) lint typecheck cfnlint
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -25,6 +25,20 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy app.py chalicelib infra tests bench
 
+# The deployable SAM template: Chalice's functions merged with infra/template.yaml (infra/README.md).
+# The first run pip-downloads the Lambda wheels; later runs reuse .chalice/deployments/.
+PACKAGE_DIR := build/package
+package: $(STAMP)
+	rm -rf $(PACKAGE_DIR)
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(BIN)/chalice package --stage prod \
+		--merge-template infra/template.yaml --template-format yaml $(PACKAGE_DIR)
+	@# The merge must have replaced Chalice's "*" policy and turned on partial batch responses.
+	grep -q ReportBatchItemFailures $(PACKAGE_DIR)/sam.yaml
+	! grep -n "Resource: '\*'" $(PACKAGE_DIR)/sam.yaml
+
+cfnlint: package
+	$(BIN)/cfn-lint $(PACKAGE_DIR)/sam.yaml
+
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
 
@@ -33,6 +47,7 @@ functional: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.commit_bench
+	$(BIN)/python -m bench.durability_bench
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build

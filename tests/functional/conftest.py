@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from infra.local import emulator
+from infra.local import emulator, resources
 
 _counter = itertools.count()
 
@@ -18,7 +18,7 @@ _counter = itertools.count()
 @pytest.fixture(scope="session")
 def aws() -> Iterator[None]:
     server = emulator.start(port=int(os.environ["DRIFTBOX_TEST_MOTO_PORT"]))
-    emulator.create_resources()
+    resources.create("test")
     yield
     server.stop()
 
