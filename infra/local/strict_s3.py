@@ -1,0 +1,250 @@
+"""S3 as strict as AWS in front of moto: signatures, presigned expiry, body lengths and checksums.
+
+moto accepts any signature, an expired presigned URL, and bytes that contradict their
+``x-amz-checksum-sha256`` or Content-MD5 (getmoto/moto#5719), so the integrity path of chunk
+uploads would only be exercised in AWS. ``StrictS3`` sits in front of moto's WSGI application and
+refuses such S3 requests itself, with S3's status, code and XML, before moto stores anything.
+
+Requests SigV4-signed for the service ``s3`` (by header or presigned query, recognised as moto's
+dispatcher recognises them) are checked; every other request goes to moto untouched and unbuffered.
+Checked, in this order (the rules themselves are in ``infra.local.s3_checks``):
+
+- the body is read whole (at most 5 GiB) and must be as long as its Content-Length;
+- the access key must be known; a presigned URL unexpired, its X-Amz-Expires at most a week; a
+  header-signed request within 15 minutes of our clock;
+- the signature, recomputed with botocore's own S3 SigV4 canonicalisation;
+- a hex ``x-amz-content-sha256`` against the body; an aws-chunked body is decoded first;
+- Content-MD5, and on object and part PUTs (and multi-object deletes) ``x-amz-checksum-sha256``,
+  ``-sha1`` and ``-crc32``, in a header or in an aws-chunked trailer.
+
+Not checked: the per-chunk signatures of ``STREAMING-AWS4-HMAC-SHA256-PAYLOAD`` bodies (their seed
+signature is), crc32c and crc64nvme checksums, SigV2 and SigV4a requests (passed to moto as they
+are), session tokens, bucket policies and ACLs.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
+from typing import Any, BinaryIO
+from urllib.parse import unquote
+
+from botocore.auth import UNSIGNED_PAYLOAD
+from moto.core.request import PRESERVED_HEADER_NAMES_ENVIRON_KEY
+
+from infra.local.s3_checks import (
+    AMZ_DATE_FORMAT,
+    MAX_BODY_BYTES,
+    S3Error,
+    SignedRequest,
+    check_body,
+    check_clock_skew,
+    check_not_expired,
+    check_signature,
+    error_xml,
+    parse_amz_date,
+    parse_credential,
+    parse_expires_s,
+)
+
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
+
+_READ_BYTES = 16 * 1024 * 1024
+_QUERY_AUTH = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-Date", "X-Amz-Expires")
+
+
+class StrictS3:
+    """WSGI middleware: S3 requests are checked as AWS checks them before ``app`` sees them."""
+
+    def __init__(
+        self,
+        app: WSGIApp,
+        secrets_by_access_key: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._app = app
+        self._secrets = dict(
+            _environment_secrets() if secrets_by_access_key is None else secrets_by_access_key
+        )
+        self._clock = clock
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if signing_service(environ) != "s3":
+            return self._app(environ, start_response)
+        try:
+            self._check(environ)
+        except S3Error as error:
+            return _refuse(error, environ, start_response)
+        return self._app(environ, start_response)
+
+    def _check(self, environ: Environ) -> None:
+        headers = request_headers(environ)
+        # Read first: an answer given while the client is still sending would break its connection.
+        body = read_body(environ)
+        request = read_signed_request(environ, headers)
+        secret = self._secrets.get(request.access_key)
+        if secret is None:
+            message = "The AWS Access Key Id you provided does not exist in our records."
+            raise S3Error(403, "InvalidAccessKeyId", message, {"AWSAccessKeyId": request.access_key})
+        signed_at_s = parse_amz_date(request.amz_date)
+        if request.expires_s is None:
+            check_clock_skew(signed_at_s, self._clock())
+        else:
+            check_not_expired(signed_at_s, request.expires_s, self._clock())
+        check_signature(request, secret)
+        check_body(request, body or b"")
+
+
+def _environment_secrets() -> dict[str, str]:
+    access_key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+    if not access_key or not secret:
+        raise RuntimeError("StrictS3 checks signatures: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+    return {access_key: secret}
+
+
+def _refuse(error: S3Error, environ: Environ, start_response: StartResponse) -> list[bytes]:
+    request_id = secrets.token_hex(8).upper()
+    body = b"" if environ.get("REQUEST_METHOD") == "HEAD" else error_xml(error, request_id)
+    headers = [
+        ("Content-Type", "application/xml"),
+        ("Content-Length", str(len(body))),
+        ("x-amz-request-id", request_id),
+    ]
+    start_response(f"{error.status} {HTTPStatus(error.status).phrase}", headers)
+    return [body]
+
+
+# -- reading the request ---------------------------------------------------------------------------
+def _query(environ: Environ) -> list[tuple[str, str]]:
+    raw = environ.get("QUERY_STRING", "").encode("latin-1").decode("utf-8", "replace")
+    pairs = (part.partition("=") for part in raw.split("&") if part)
+    return [(unquote(name), unquote(value)) for name, _, value in pairs]
+
+
+def request_headers(environ: Environ) -> dict[str, str]:
+    """The request's headers under their lowercase names, as the client sent them."""
+    preserved = environ.get(PRESERVED_HEADER_NAMES_ENVIRON_KEY) or {}
+    headers = {}
+    for key, value in environ.items():
+        if key.startswith("HTTP_") or key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            name = preserved.get(key) or key.removeprefix("HTTP_").replace("_", "-")
+            headers[name.lower()] = value
+    return headers
+
+
+def signing_service(environ: Environ) -> str | None:
+    """The service of a SigV4 credential scope, from the header or else the query, as moto reads it."""
+    authorization = environ.get("HTTP_AUTHORIZATION")
+    if authorization:
+        found = re.search(r"Credential=([^,\s]+)", authorization)
+        scope = parse_credential(found.group(1)) if found else None
+    else:
+        scope = parse_credential(dict(_query(environ)).get("X-Amz-Credential", ""))
+    return scope[3] if scope else None
+
+
+def _amz_date(headers: Mapping[str, str]) -> str:
+    if "x-amz-date" in headers:
+        return headers["x-amz-date"]
+    try:
+        return parsedate_to_datetime(headers["date"]).astimezone(UTC).strftime(AMZ_DATE_FORMAT)
+    except (KeyError, TypeError, ValueError):
+        return ""  # refused as an invalid date
+
+
+def read_signed_request(environ: Environ, headers: Mapping[str, str]) -> SignedRequest:
+    query = _query(environ)
+    params = dict(query)
+    authorization = headers.get("authorization", "")
+    if authorization and "X-Amz-Credential" in params:
+        raise S3Error(400, "InvalidArgument", "Only one auth mechanism allowed")
+    if authorization:
+        algorithm, _, rest = authorization.strip().partition(" ")
+        fields = dict(part.strip().partition("=")[::2] for part in rest.split(","))
+        scope = parse_credential(fields.get("Credential", ""))
+        if algorithm != "AWS4-HMAC-SHA256" or not scope or not fields.get("Signature"):
+            raise S3Error(400, "AuthorizationHeaderMalformed", "The authorization header is malformed.")
+        if "x-amz-content-sha256" not in headers:
+            message = "Missing required header for this request: x-amz-content-sha256"
+            raise S3Error(400, "InvalidRequest", message)
+        signed_headers, signature = fields.get("SignedHeaders", ""), fields["Signature"]
+        amz_date, expires_s, payload_hash = _amz_date(headers), None, headers["x-amz-content-sha256"]
+    else:
+        scope = parse_credential(params.get("X-Amz-Credential", ""))
+        if (
+            not scope
+            or params.get("X-Amz-Algorithm") != "AWS4-HMAC-SHA256"
+            or not all(map(params.get, _QUERY_AUTH))
+        ):
+            message = (
+                f"Query-string authentication version 4 requires the {', '.join(_QUERY_AUTH)} parameters."
+            )
+            raise S3Error(400, "AuthorizationQueryParametersError", message)
+        signed_headers, signature = params.get("X-Amz-SignedHeaders", ""), params["X-Amz-Signature"]
+        amz_date, expires_s = params["X-Amz-Date"], parse_expires_s(params["X-Amz-Expires"])
+        payload_hash = UNSIGNED_PAYLOAD
+        query = [(name, value) for name, value in query if name != "X-Amz-Signature"]
+    path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+    return SignedRequest(
+        method=environ["REQUEST_METHOD"],
+        path=path.encode("latin-1").decode("utf-8", "replace") or "/",
+        query=tuple(query),
+        headers=headers,
+        access_key=scope[0],
+        region=scope[2],
+        service=scope[3],
+        signed_headers=tuple(name.strip().lower() for name in signed_headers.split(";") if name.strip()),
+        signature=signature,
+        amz_date=amz_date,
+        expires_s=expires_s,
+        payload_hash=payload_hash,
+    )
+
+
+def _read(stream: BinaryIO, limit_bytes: int) -> bytes:
+    # A chunk (4 MiB) comes in one read, with no copy; a larger body in pieces, never over-allocated.
+    parts, remaining = [], limit_bytes
+    while remaining > 0:
+        part = stream.read(min(remaining, _READ_BYTES))
+        if not part:
+            break
+        parts.append(part)
+        remaining -= len(part)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def _too_large(size_bytes: int) -> S3Error:
+    details = {"ProposedSize": str(size_bytes), "MaxSizeAllowed": str(MAX_BODY_BYTES)}
+    return S3Error(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size", details)
+
+
+def read_body(environ: Environ) -> bytes | None:
+    """The whole body (None if there is none), with ``wsgi.input`` replaced to give it again."""
+    length_text = environ.get("CONTENT_LENGTH") or ""
+    if length_text:
+        if not length_text.isascii() or not length_text.isdigit():
+            raise S3Error(400, "InvalidArgument", "Content-Length is not a number.")
+        length_bytes = int(length_text)
+        if length_bytes > MAX_BODY_BYTES:
+            raise _too_large(length_bytes)
+        body = _read(environ["wsgi.input"], length_bytes)
+        if len(body) < length_bytes:
+            message = "You did not provide the number of bytes specified by the Content-Length HTTP header"
+            raise S3Error(400, "IncompleteBody", message)
+    elif environ.get("wsgi.input_terminated"):
+        body = _read(environ["wsgi.input"], MAX_BODY_BYTES + 1)
+        if len(body) > MAX_BODY_BYTES:
+            raise _too_large(len(body))
+    else:
+        return None
+    environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
+    return body
