@@ -6,18 +6,28 @@ import os
 import socket
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _free_ports(count: int) -> list[int]:
+    """Ports free now, and distinct: all are held until each is known."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 _TABLES = (
-    "users emails devices tokens throttle memberships namespaces paths revisions journal chunks idempotency connections"
+    "users emails devices tokens throttle memberships namespaces paths revisions journal chunks "
+    "idempotency connections"
 )
 
 # Before any chalicelib import: Settings are read once, at import.
-os.environ.setdefault("DRIFTBOX_TEST_MOTO_PORT", str(_free_port()))
+_moto_port, _gateway_port = _free_ports(2)
+os.environ.setdefault("DRIFTBOX_TEST_MOTO_PORT", str(_moto_port))
+# The WebSocket gateway the functional tests start: the app's @connections client goes there.
+os.environ.setdefault("DRIFTBOX_TEST_GATEWAY_PORT", str(_gateway_port))
 os.environ.update(
     {
         "AWS_ACCESS_KEY_ID": "testing",
@@ -26,6 +36,8 @@ os.environ.update(
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{os.environ['DRIFTBOX_TEST_MOTO_PORT']}",
         "CHUNK_BUCKET": "driftbox-test-chunks",
+        "CHANGES_QUEUE_NAME": "driftbox-test-changes",
+        "WEBSOCKET_MANAGEMENT_URL": f"http://127.0.0.1:{os.environ['DRIFTBOX_TEST_GATEWAY_PORT']}",
         # Cheap hashing in tests only; production keeps OWASP's 19 MiB, t=2.
         "ARGON2_MEMORY_KIB": "1024",
         "ARGON2_TIME_COST": "1",

@@ -7,6 +7,7 @@ gateway speaks plain HTTP on another port, so the endpoint comes from settings w
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Any
 
 import boto3
@@ -18,9 +19,15 @@ class Gone(Exception):
     """The connection is closed (410 from the management API)."""
 
 
+# boto3's default session is not safe to create clients from in several threads at once, and the
+# local stack calls handlers from several (the WebSocket gateway, the SQS event sources).
+_CLIENT_LOCK = threading.Lock()
+
+
 @functools.cache
 def _client(endpoint: str) -> Any:
-    return boto3.client("apigatewaymanagementapi", endpoint_url=endpoint, region_name=SETTINGS.region)
+    with _CLIENT_LOCK:
+        return boto3.client("apigatewaymanagementapi", endpoint_url=endpoint, region_name=SETTINGS.region)
 
 
 def endpoint(domain_name: str = "", stage: str = "") -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.accounts import auth
@@ -40,7 +41,7 @@ def connect(event: dict[str, Any]) -> dict[str, Any]:
             device_id=principal.device_id,
             token_hash=principal.token_hash,
             connected_at_ms=int(now_s * 1000),
-            expires_at=int(now_s) + CONNECTION_LIFETIME_S,
+            expires_at=datetime.fromtimestamp(now_s + CONNECTION_LIFETIME_S, UTC),
         )
     )
     return {"statusCode": 200}
