@@ -87,10 +87,10 @@ def _serve(control: Connection, api_port: int, aws_port: int, log_path: str) -> 
                 control.send(dict(counts))
 
     threading.Thread(target=answer, daemon=True).start()
-    sys.argv = ["serve", "--port", str(api_port), "--aws-port", str(aws_port)]
     from infra.local import serve
 
-    serve.main()
+    ports = ["--port", str(api_port), "--aws-port", str(aws_port), "--ws-port", str(_free_port())]
+    serve.main(["--in-memory", *ports])
 
 
 def _free_port() -> int:

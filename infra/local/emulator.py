@@ -1,4 +1,4 @@
-"""The AWS emulator: moto's server, made safe for concurrent requests, and our resources in it.
+"""The AWS emulator: moto's server, made safe for concurrent requests, strict and durable like AWS.
 
 moto applies a DynamoDB transaction by copying each table, checking, writing, and on failure
 putting the copy back, with no lock: two requests at once can interleave, and a failed
@@ -6,6 +6,10 @@ transaction can undo another's write. DynamoDB itself is linearizable per item, 
 moto's DynamoDB requests, which is what makes conditional commits race-safe here too. moto's
 copy of every table a transaction touches also makes each commit cost as much as the whole
 journal; we keep copies of the touched items only, and put those back on failure.
+
+In front of moto sit two WSGI layers: ``StrictS3`` (signatures, expiry and checksums, as S3 checks
+them) and, when a data folder is given, ``Durable`` (a log of acknowledged writes, replayed at
+start). Replay goes below ``StrictS3``: a URL that has since expired was valid when it was served.
 """
 
 from __future__ import annotations
@@ -15,9 +19,9 @@ import functools
 import logging
 import threading
 import types
+from pathlib import Path
 from typing import Any
 
-import boto3
 import moto.dynamodb.models as dynamodb_models
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
@@ -29,8 +33,8 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from chalicelib.adapters.models import ALL_MODELS
-from chalicelib.settings import SETTINGS
+from infra.local.durable import Durable, Replayed
+from infra.local.strict_s3 import StrictS3
 
 _DYNAMODB_LOCK = threading.RLock()
 
@@ -95,8 +99,10 @@ def _cheap_transactions() -> None:
 class Emulator:
     """moto's server in a thread of this process, behind our WSGI layers."""
 
-    def __init__(self, server: BaseWSGIServer) -> None:
+    def __init__(self, server: BaseWSGIServer, durable: Durable | None, replayed: Replayed | None) -> None:
         self._server = server
+        self._durable = durable
+        self.replayed = replayed
         self._thread = threading.Thread(target=server.serve_forever, name="aws-emulator", daemon=True)
 
     @property
@@ -111,28 +117,35 @@ class Emulator:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
+        if self._durable is not None:
+            self._durable.close()
 
 
-def wsgi_app() -> Any:
-    """moto's application, wrapped in the layers that make it behave like AWS."""
+def _moto_app() -> Any:
     _serialise_dynamodb()
     _cheap_transactions()
     return DomainDispatcherApplication(create_backend_app)
 
 
-def start(host: str = "127.0.0.1", port: int = 5000) -> Emulator:
-    """Start the emulator on ``host:port`` in a thread of this process."""
+def wsgi_app() -> Any:
+    """moto's application behind StrictS3, with nothing kept on disk."""
+    return StrictS3(_moto_app())
+
+
+def start(
+    host: str = "127.0.0.1", port: int = 5000, *, data_dir: Path | None = None, fsync: bool = True
+) -> Emulator:
+    """Start the emulator on ``host:port`` in a thread of this process.
+
+    With ``data_dir``, the writes logged there are replayed before the port opens, and every write
+    acknowledged from then on is logged first.
+    """
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = make_server(host, port, wsgi_app(), threaded=True, request_handler=MotoRequestHandler)
-    return Emulator(server).start()
-
-
-def create_resources() -> None:
-    """Create every table and the chunk bucket (idempotent)."""
-    for model in ALL_MODELS:
-        if not model.exists():
-            model.create_table(billing_mode="PAY_PER_REQUEST", wait=True)
-    s3 = boto3.client("s3", region_name=SETTINGS.region)
-    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
-    if SETTINGS.chunk_bucket not in existing:
-        s3.create_bucket(Bucket=SETTINGS.chunk_bucket)
+    durable = replayed = None
+    app = _moto_app()
+    if data_dir is not None:
+        durable = Durable(app, data_dir, dynamodb_lock=_DYNAMODB_LOCK, fsync=fsync)
+        replayed = durable.replay()
+        app = durable
+    server = make_server(host, port, StrictS3(app), threaded=True, request_handler=MotoRequestHandler)
+    return Emulator(server, durable, replayed).start()

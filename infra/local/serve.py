@@ -1,60 +1,136 @@
-"""Run the backend on this machine: the AWS emulator, its resources, and the REST API.
+"""Run the whole backend on this machine: the AWS emulator with durable data, the resources from
+infra/template.yaml, the REST API, the WebSocket gateway and the SQS event sources.
 
-python -m infra.local.serve [--host 127.0.0.1] [--port 8000] [--aws-port 5000]
+python -m infra.local.serve [--data-dir DIR | --in-memory] [--host H] [--port 8000] [--ws-port 8001]
+                            [--aws-port 5000] [--stage dev]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
+import signal
+import sys
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
+DEFAULT_DATA_DIR = PROJECT_DIR / ".local-data"
 
 
-def _stage_environment(stage: str) -> dict[str, str]:
-    config = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())
-    env: dict[str, str] = config["stages"][stage]["environment_variables"]
+def _stage_environment(project_dir: Path, stage: str) -> dict[str, str]:
+    config = json.loads((project_dir / ".chalice" / "config.json").read_text())
+    env: dict[str, str] = config["stages"][stage].get("environment_variables", {})
     return env
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.local.serve", description=(__doc__ or "").split("\n\n")[0]
+    )
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000, help="REST API port")
-    parser.add_argument("--aws-port", type=int, default=5000, help="AWS emulator (moto) port")
-    parser.add_argument("--stage", default="dev")
-    args = parser.parse_args()
+    parser.add_argument("--port", type=int, default=8000, help="REST API port (default 8000)")
+    parser.add_argument("--ws-port", type=int, default=8001, help="WebSocket gateway port (default 8001)")
+    parser.add_argument("--aws-port", type=int, default=5000, help="AWS emulator port (default 5000)")
+    parser.add_argument("--stage", default="dev", help="the Chalice stage whose settings to use")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="where data is kept (default: .local-data)"
+    )
+    where.add_argument("--in-memory", action="store_true", help="keep nothing: all data is lost at stop")
+    parser.add_argument(
+        "--no-fsync",
+        action="store_true",
+        help="don't fsync writes (survives a crash of this process, not of the machine)",
+    )
+    parser.add_argument("--project-dir", type=Path, default=PROJECT_DIR, help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
 
-    # Everything below talks to the emulator: set before any backend module reads its settings.
+
+def _environment(args: argparse.Namespace) -> dict[str, str]:
+    """Point every AWS client of this process at the emulator; apply the stage's variables.
+
+    Returns the variables that must win over the stage's (Chalice applies those again at load).
+    """
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     os.environ.setdefault("AWS_REGION", "us-east-1")
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    os.environ.setdefault("AWS_DEFAULT_REGION", os.environ["AWS_REGION"])
     os.environ["AWS_ENDPOINT_URL"] = f"http://{args.host}:{args.aws_port}"
-    for name, value in _stage_environment(args.stage).items():
-        os.environ.setdefault(name, value)
+    os.environ.update(_stage_environment(args.project_dir, args.stage))
+    ports = {
+        "WEBSOCKET_MANAGEMENT_URL": f"http://{args.host}:{args.ws_port}",
+        "NOTIFY_URL": f"ws://{args.host}:{args.ws_port}",
+    }
+    os.environ.update(ports)
+    return ports
 
+
+def main(argv: list[str] | None = None) -> None:
+    started = time.monotonic()
+    args = _arguments(argv)
+    ports = _environment(args)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    for chatty in ("botocore", "boto3", "pynamodb", "urllib3"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+
+    # Imported only now: the backend's modules read their settings at import.
     from chalice.cli.factory import CLIFactory
 
-    from infra.local import emulator
+    from infra.local import emulator, resources
+    from infra.local.sqs_events import SqsEventSources
+    from infra.local.websocket_gateway import Gateway
 
-    aws = emulator.start(args.host, args.aws_port)
-    emulator.create_resources()
-    factory = CLIFactory(str(PROJECT_DIR), environ=os.environ)
+    data_dir = None if args.in_memory else args.data_dir.resolve()
+    aws = emulator.start(args.host, args.aws_port, data_dir=data_dir, fsync=not args.no_fsync)
+    if aws.replayed is not None:
+        r = aws.replayed
+        replayed = f"{r.records} writes, {r.bytes / 1e6:.1f} MB, replayed in {r.seconds:.2f} s"
+        print(f"Data           {data_dir} ({replayed})", flush=True)
+    resources.create(args.stage, template=args.project_dir / "infra" / "template.yaml")
+
+    factory = CLIFactory(str(args.project_dir), environ=os.environ)
     config = factory.create_config_obj(chalice_stage_name=args.stage)
-    app = factory.load_chalice_app(environment_variables=config.environment_variables)
-    server = factory.create_local_server(app, config, args.host, args.port)
-    print(f"Driftbox API   http://{args.host}:{args.port}/v1", flush=True)
-    print(f"AWS emulator   http://{args.host}:{args.aws_port}", flush=True)
-    print("Ctrl-C stops.", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        aws.stop()
+    app = factory.load_chalice_app(environment_variables={**config.environment_variables, **ports})
+    rest = factory.create_local_server(app, config, args.host, args.port)
+    rest_thread = threading.Thread(target=rest.serve_forever, name="rest-api", daemon=True)
+    rest_thread.start()
+    gateway = Gateway(app, host=args.host, port=args.ws_port, stage=args.stage)
+    gateway.start()
+    events = SqsEventSources(
+        app,
+        region=os.environ["AWS_REGION"],
+        stage=args.stage,
+        function_timeout_s=config.lambda_timeout or 60,
+        memory_mb=config.lambda_memory_size or 128,
+    )
+    events.start()
+
+    print(f"REST API       http://{args.host}:{args.port}/v1", flush=True)
+    print(f"WebSocket      {gateway.url}", flush=True)
+    print(f"AWS emulator   {aws.url}", flush=True)
+    if data_dir is None:
+        print("Data           in memory only: everything is lost when this stops", flush=True)
+    print(f"Ready in {time.monotonic() - started:.2f} s. Ctrl-C stops.", flush=True)
+
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    stop.wait()
+    print("Stopping...", flush=True)
+    events.stop()
+    gateway.stop()
+    rest.shutdown()
+    aws.stop()
+    print("Stopped.", flush=True)
 
 
 if __name__ == "__main__":

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 
-from tests.functional.conftest import Api
+
+class Api(Protocol):
+    """A device's JSON client: chalice.test's in tests/functional, real HTTP in tests/system."""
+
+    namespace_id: str
+
+    def post(self, path: str, body: Any = None, **kw: Any) -> tuple[int, Any]: ...
+
+    def get(self, path: str, **kw: Any) -> tuple[int, Any]: ...
+
 
 CHUNK = 4 * 1024 * 1024
 

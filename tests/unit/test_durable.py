@@ -1,0 +1,164 @@
+"""The durable layer's log: framing, torn records, group commit, and replay through a WSGI app."""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.local import durable
+
+S3_AUTH = (
+    "AWS4-HMAC-SHA256 Credential=local/20261124/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0"
+)
+DYNAMODB_AUTH = S3_AUTH.replace("/s3/", "/dynamodb/")
+
+
+class Store:
+    """A tiny WSGI key-value service: PUT stores, GET reads, DELETE of a missing key is 404."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, bytes] = {}
+        self.calls = 0
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        self.calls += 1
+        path, method = environ["PATH_INFO"], environ["REQUEST_METHOD"]
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        if method == "PUT":
+            self.items[path] = body
+            start_response("200 OK", [])
+            return [b""]
+        if method == "DELETE" and path not in self.items:
+            start_response("404 Not Found", [])
+            return [b"missing"]
+        if method == "DELETE":
+            del self.items[path]
+            start_response("204 No Content", [])
+            return [b""]
+        found = self.items.get(path)
+        start_response("200 OK" if found is not None else "404 Not Found", [])
+        return [found or b""]
+
+
+def request(app: Any, method: str, path: str, body: bytes = b"", auth: str = S3_AUTH) -> tuple[str, bytes]:
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "HTTP_AUTHORIZATION": auth,
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.url_scheme": "http",
+    }
+    answer: dict[str, str] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]]) -> None:
+        answer["status"] = status
+
+    data = b"".join(app(environ, start_response))
+    return answer["status"], data
+
+
+def layer(tmp_path: Path) -> tuple[Store, durable.Durable]:
+    store = Store()
+    wrapped = durable.Durable(store, tmp_path, dynamodb_lock=threading.RLock())
+    wrapped.replay()
+    return store, wrapped
+
+
+def test_records_round_trip_and_a_torn_tail_is_cut(tmp_path: Path) -> None:
+    path = tmp_path / "log"
+    records = [({"PATH_INFO": f"/k{i}", "HTTP_X": "é"}, bytes([i]) * i) for i in range(5)]
+    path.write_bytes(b"".join(durable.encode(env, body) for env, body in records))
+    assert [durable.decode(p) for _, p in durable.read_records(path)] == records
+
+    whole = path.read_bytes()
+    path.write_bytes(whole[:-3])
+    assert len(list(durable.read_records(path))) == 4
+    corrupt = bytearray(whole)
+    corrupt[-1] ^= 0xFF
+    path.write_bytes(bytes(corrupt))
+    assert len(list(durable.read_records(path))) == 4
+
+
+def test_acknowledged_writes_replay_into_a_fresh_service(tmp_path: Path) -> None:
+    _store, wrapped = layer(tmp_path)
+    assert request(wrapped, "PUT", "/bucket/a", b"alpha")[0] == "200 OK"
+    assert request(wrapped, "PUT", "/bucket/b", b"beta")[0] == "200 OK"
+    assert request(wrapped, "DELETE", "/bucket/b")[0] == "204 No Content"
+    assert request(wrapped, "DELETE", "/bucket/zzz")[0] == "404 Not Found"  # failed: not logged
+    assert request(wrapped, "GET", "/bucket/a") == ("200 OK", b"alpha")  # a read: not logged
+    wrapped.close()
+
+    restored, again = layer(tmp_path)
+    assert restored.items == {"/bucket/a": b"alpha"}
+    assert restored.calls == 3  # the two PUTs and the DELETE that succeeded
+    again.close()
+
+
+def test_only_dynamodb_and_s3_are_logged(tmp_path: Path) -> None:
+    _store, wrapped = layer(tmp_path)
+    sqs = S3_AUTH.replace("/s3/", "/sqs/")
+    request(wrapped, "PUT", "/queue", b"message", auth=sqs)
+    request(wrapped, "PUT", "/table", b"item", auth=DYNAMODB_AUTH)  # not a write action: not logged
+    wrapped.close()
+    assert list(durable.read_records(tmp_path / durable.LOG_NAME)) == []
+
+
+def test_a_torn_record_is_cut_off_and_later_writes_follow_the_good_ones(tmp_path: Path) -> None:
+    _store, wrapped = layer(tmp_path)
+    request(wrapped, "PUT", "/bucket/a", b"alpha")
+    wrapped.close()
+    log_path = tmp_path / durable.LOG_NAME
+    good = log_path.read_bytes()
+    log_path.write_bytes(good + durable.encode({"PATH_INFO": "/bucket/torn"}, b"x" * 100)[:-10])
+
+    restored, again = layer(tmp_path)
+    assert restored.items == {"/bucket/a": b"alpha"}
+    assert log_path.read_bytes() == good
+    request(again, "PUT", "/bucket/c", b"gamma")
+    again.close()
+    final, third = layer(tmp_path)
+    assert final.items == {"/bucket/a": b"alpha", "/bucket/c": b"gamma"}
+    third.close()
+
+
+def test_concurrent_writers_share_fsyncs_and_every_write_is_kept(tmp_path: Path) -> None:
+    store, wrapped = layer(tmp_path)
+
+    def writer(n: int) -> None:
+        for i in range(25):
+            request(wrapped, "PUT", f"/bucket/{n}-{i}", b"v")
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert 1 <= wrapped.syncs <= 200
+    wrapped.close()
+    restored, again = layer(tmp_path)
+    assert restored.items == store.items and len(store.items) == 200
+    again.close()
+
+
+@pytest.mark.parametrize(
+    ("environ", "service"),
+    [
+        ({"HTTP_X_AMZ_TARGET": "DynamoDB_20120810.PutItem"}, "dynamodb"),
+        ({"HTTP_AUTHORIZATION": S3_AUTH}, "s3"),
+        (
+            {"QUERY_STRING": "X-Amz-Credential=k%2F20261124%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=1"},
+            "s3",
+        ),
+        ({"HTTP_AUTHORIZATION": "garbage"}, ""),
+        ({}, ""),
+    ],
+)
+def test_service_is_read_from_the_credential_scope(environ: dict[str, Any], service: str) -> None:
+    assert durable._service(environ) == service
