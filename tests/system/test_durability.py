@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 import requests
 
 from tests.functional.files import chunk_hashes, commit, journal, put_op, upload
-from tests.system.conftest import Client
+from tests.system.conftest import Client, wait_for
 
 DATA = bytes(range(256)) * 20_000  # 5 MB: two chunks
 
@@ -83,3 +84,43 @@ def test_in_memory_keeps_nothing(make_stack: Any, tmp_path: Path) -> None:
         "/v1/auth/login", {"email": email, "password": "correct horse battery", "device_name": "x"}
     )
     assert status == 401
+
+
+def test_sigkill_in_the_middle_of_concurrent_commits_loses_no_acknowledged_one(
+    make_stack: Any, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    stack = make_stack(data_dir)
+    alice, _ = Client.sign_up(stack.api)
+    acknowledged: list[str] = []
+    lock = threading.Lock()
+
+    def commit_until_killed(worker: int) -> None:
+        device = Client(stack.api, alice.token, alice.namespace_id)
+        for i in range(10_000):
+            path = f"/w{worker}/f{i}.txt"
+            try:
+                status, _ = commit(device, put_op(path, b""))  # empty files: no chunks to send
+            except requests.RequestException:
+                return  # the stack is gone
+            if status == 200:
+                with lock:
+                    acknowledged.append(path)
+
+    workers = [threading.Thread(target=commit_until_killed, args=(n,)) for n in range(4)]
+    for worker in workers:
+        worker.start()
+    wait_for(lambda: len(acknowledged) >= 40, what="some commits")
+    stack.kill()
+    for worker in workers:
+        worker.join(60)
+
+    again = make_stack(data_dir)
+    alice = Client(again.api, alice.token, alice.namespace_id)
+    entries, _ = journal(alice, limit=2000)
+    files = {e["path"] for e in entries if e["kind"] == "file" and not e.get("deleted")}
+    assert set(acknowledged) <= files
+    status, body = commit(alice, put_op("/after.txt", b""))
+    assert status == 200, body
+    tail, _ = journal(alice, cursor=None)
+    assert max(e["seq"] for e in tail) == body["head_seq"]
