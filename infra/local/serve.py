@@ -8,6 +8,7 @@ python -m infra.local.serve [--data-dir DIR | --in-memory] [--host H] [--port 80
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -72,6 +73,14 @@ def _environment(args: argparse.Namespace) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> None:
     started = time.monotonic()
+    # Ctrl-C (or SIGTERM) at any moment, even during start-up, ends in the orderly stop below.
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
     args = _arguments(argv)
     ports = _environment(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
@@ -80,56 +89,54 @@ def main(argv: list[str] | None = None) -> None:
 
     # Imported only now: the backend's modules read their settings at import.
     from chalice.cli.factory import CLIFactory
+    from chalice.local import ChaliceRequestHandler, LocalDevServer
 
     from infra.local import emulator, resources
     from infra.local.sqs_events import SqsEventSources
     from infra.local.websocket_gateway import Gateway
 
-    data_dir = None if args.in_memory else args.data_dir.resolve()
-    aws = emulator.start(args.host, args.aws_port, data_dir=data_dir, fsync=not args.no_fsync)
-    if aws.replayed is not None:
-        r = aws.replayed
-        replayed = f"{r.records} writes, {r.bytes / 1e6:.1f} MB, replayed in {r.seconds:.2f} s"
-        print(f"Data           {data_dir} ({replayed})", flush=True)
-    resources.create(args.stage, template=args.project_dir / "infra" / "template.yaml")
+    class RequestHandler(ChaliceRequestHandler):
+        # chalice local keeps connections alive and writes headers and body apart: with Nagle's
+        # algorithm on, each response then waits for the client's delayed ACK (about 40 ms).
+        disable_nagle_algorithm = True
 
-    factory = CLIFactory(str(args.project_dir), environ=os.environ)
-    config = factory.create_config_obj(chalice_stage_name=args.stage)
-    app = factory.load_chalice_app(environment_variables={**config.environment_variables, **ports})
-    rest = factory.create_local_server(app, config, args.host, args.port)
-    rest_thread = threading.Thread(target=rest.serve_forever, name="rest-api", daemon=True)
-    rest_thread.start()
-    gateway = Gateway(app, host=args.host, port=args.ws_port, stage=args.stage)
-    gateway.start()
-    events = SqsEventSources(
-        app,
-        region=os.environ["AWS_REGION"],
-        stage=args.stage,
-        function_timeout_s=config.lambda_timeout or 60,
-        memory_mb=config.lambda_memory_size or 128,
-    )
-    events.start()
+    with contextlib.ExitStack() as running:  # each part is stopped in reverse order of start
+        data_dir = None if args.in_memory else args.data_dir.resolve()
+        aws = emulator.start(args.host, args.aws_port, data_dir=data_dir, fsync=not args.no_fsync)
+        running.callback(aws.stop)
+        if aws.replayed is not None:
+            r = aws.replayed
+            replayed = f"{r.records} writes, {r.bytes / 1e6:.1f} MB, replayed in {r.seconds:.2f} s"
+            print(f"Data           {data_dir} ({replayed})", flush=True)
+        resources.create(args.stage, template=args.project_dir / "infra" / "template.yaml")
 
-    print(f"REST API       http://{args.host}:{args.port}/v1", flush=True)
-    print(f"WebSocket      {gateway.url}", flush=True)
-    print(f"AWS emulator   {aws.url}", flush=True)
-    if data_dir is None:
-        print("Data           in memory only: everything is lost when this stops", flush=True)
-    print(f"Ready in {time.monotonic() - started:.2f} s. Ctrl-C stops.", flush=True)
+        factory = CLIFactory(str(args.project_dir), environ=os.environ)
+        config = factory.create_config_obj(chalice_stage_name=args.stage)
+        app = factory.load_chalice_app(environment_variables={**config.environment_variables, **ports})
+        rest = LocalDevServer(app, config, args.host, args.port, handler_cls=RequestHandler)
+        threading.Thread(target=rest.serve_forever, name="rest-api", daemon=True).start()
+        running.callback(rest.shutdown)
+        gateway = Gateway(app, host=args.host, port=args.ws_port, stage=args.stage)
+        gateway.start()
+        running.callback(gateway.stop)
+        events = SqsEventSources(
+            app,
+            region=os.environ["AWS_REGION"],
+            stage=args.stage,
+            function_timeout_s=config.lambda_timeout or 60,
+            memory_mb=config.lambda_memory_size or 128,
+        )
+        events.start()
+        running.callback(events.stop)
 
-    stop = threading.Event()
-
-    def request_stop(signum: int, frame: Any) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
-    stop.wait()
-    print("Stopping...", flush=True)
-    events.stop()
-    gateway.stop()
-    rest.shutdown()
-    aws.stop()
+        print(f"REST API       http://{args.host}:{args.port}/v1", flush=True)
+        print(f"WebSocket      {gateway.url}", flush=True)
+        print(f"AWS emulator   {aws.url}", flush=True)
+        if data_dir is None:
+            print("Data           in memory only: everything is lost when this stops", flush=True)
+        print(f"Ready in {time.monotonic() - started:.2f} s. Ctrl-C stops.", flush=True)
+        stop.wait()
+        print("Stopping...", flush=True)
     print("Stopped.", flush=True)
 
 
