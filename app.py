@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from chalice.app import Chalice, Request, Response, SQSEvent, WebsocketEvent
+from chalice.app import Chalice, CloudWatchEvent, Rate, Request, Response, SQSEvent, WebsocketEvent
 
 from chalicelib import http
 from chalicelib.accounts import auth
@@ -15,7 +15,7 @@ from chalicelib.accounts.routes import bp as accounts_bp
 from chalicelib.chunks.routes import bp as chunks_bp
 from chalicelib.errors import ServiceError
 from chalicelib.metadata.routes import bp as metadata_bp
-from chalicelib.notify import sockets, worker
+from chalicelib.notify import outbox, sockets, worker
 from chalicelib.settings import SETTINGS
 
 # Powertools owns the "driftbox" logger; Chalice adding its own handler would print each line twice.
@@ -78,4 +78,10 @@ def ws_message(event: WebsocketEvent) -> dict[str, Any]:
 
 @app.on_sqs_message(queue=SETTINGS.changes_queue_name or "driftbox-changes", batch_size=10)
 def on_change(event: SQSEvent) -> dict[str, Any]:
-    return worker.handle(event.to_dict())
+    return worker.handle(event.to_dict(), event.context)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def sweep_outbox(event: CloudWatchEvent) -> None:
+    """Queue the change of any commit whose own message could not be queued (chalicelib.notify.outbox)."""
+    outbox.sweep()

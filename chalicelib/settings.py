@@ -53,6 +53,7 @@ class Settings:
     default_quota_bytes: int
     max_body_bytes: int
     longpoll_max_s: int
+    longpoll_max_waiters: int
 
     @classmethod
     def from_env(cls, env: dict[str, str] | os._Environ[str] = os.environ) -> Settings:
@@ -92,6 +93,8 @@ class Settings:
             default_quota_bytes=number("DEFAULT_QUOTA_BYTES", 2 * 1024**4),
             max_body_bytes=number("MAX_BODY_BYTES", 6 * 1024 * 1024),
             longpoll_max_s=min(number("LONGPOLL_MAX_S", 25), 28),
+            # Each waiting long-poll holds a Lambda: leave most of the account's 1,000 for the rest.
+            longpoll_max_waiters=number("LONGPOLL_MAX_WAITERS", 400),
             **tables,
         )
 

@@ -15,6 +15,7 @@ from chalicelib.adapters import accounts as store
 from chalicelib.adapters.models import DeviceModel, NamespaceModel, UserModel
 from chalicelib.domain import accounts, ids
 from chalicelib.errors import NotFound, RateLimited, Unauthorized
+from chalicelib.notify import fanout
 from chalicelib.settings import SETTINGS
 
 
@@ -97,12 +98,14 @@ def login(email: str, password: str, device_name: str) -> dict[str, Any]:
 
 def logout(principal: Principal) -> None:
     store.unlink_device(principal.user_id, principal.device_id)
+    fanout.close_device(principal.user_id, principal.device_id)
 
 
 def unlink(principal: Principal, device_id: str) -> None:
     if not ids.looks_like(device_id, "d"):
         raise NotFound("no such device", device_id=device_id[:64])
     store.unlink_device(principal.user_id, device_id)
+    fanout.close_device(principal.user_id, device_id)
 
 
 def account(principal: Principal) -> dict[str, Any]:

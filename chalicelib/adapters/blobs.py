@@ -7,24 +7,23 @@ import gzip
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
-from functools import cache
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from chalicelib.adapters import keys
+from chalicelib.adapters import aws, keys
 from chalicelib.settings import SETTINGS
 
 _POOL = ThreadPoolExecutor(max_workers=32, thread_name_prefix="s3")
 
 
-@cache
+# SigV4 always: the default in us-east-1 is SigV2, which cannot sign the checksum header.
+_CONFIG = Config(signature_version="s3v4", max_pool_connections=64, retries={"mode": "standard"})
+
+
 def _client() -> Any:
-    # SigV4 always: the default in us-east-1 is SigV2, which cannot sign the checksum header.
-    config = Config(signature_version="s3v4", max_pool_connections=64, retries={"mode": "standard"})
-    return boto3.client("s3", region_name=SETTINGS.region, config=config)
+    return aws.client("s3", config=_CONFIG)
 
 
 def presign_put(namespace_id: str, chunk_hash: str, size_bytes: int) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import contextlib
 
 from pynamodb.exceptions import DeleteError
 
-from chalicelib.adapters.models import ConnectionModel, MembershipModel
+from chalicelib.adapters.models import ConnectionModel, MembershipModel, TokenModel
 
 
 def save(connection: ConnectionModel) -> None:
@@ -24,3 +24,9 @@ def members(namespace_id: str) -> list[str]:
 
 def of_user(user_id: str) -> list[ConnectionModel]:
     return list(ConnectionModel.by_user.query(user_id))
+
+
+def live_tokens(token_hashes: set[str], now_s: float) -> set[str]:
+    """Those of ``token_hashes`` that still authenticate: not revoked, not expired."""
+    rows = TokenModel.batch_get(token_hashes, attributes_to_get=["token_hash", "expires_at"])
+    return {row.token_hash for row in rows if row.expires_at is None or row.expires_at.timestamp() > now_s}

@@ -26,6 +26,15 @@ def login_throttle(email_key: str) -> str:
     return f"login#{email_key}"
 
 
+# Namespaces waiting for their change message are indexed under a few partition keys, so that
+# neither the commits marking them nor the sweep reading them all hit one partition.
+NOTIFY_SHARDS = 8
+
+
+def notify_shard(namespace_id: str) -> int:
+    return int.from_bytes(hashlib.sha256(namespace_id.encode("utf-8")).digest()[:4], "big") % NOTIFY_SHARDS
+
+
 # DynamoDB caps a sort key at 1,024 bytes; a path may have 4,096 (and case folding can lengthen it).
 SORT_KEY_LIMIT = 1000
 _SORT_KEY_PREFIX = 900

@@ -9,6 +9,7 @@ interrupted before that is finished by the next reader or writer (``catch_up``).
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 
 from chalicelib.adapters import blobs, codec, keys
 from chalicelib.adapters.models import (
@@ -68,6 +71,17 @@ def get_namespace(namespace_id: str) -> NamespaceModel:
         raise NotFound("no such namespace", namespace_id=namespace_id) from exc
 
 
+def head_seq(namespace_id: str) -> int:
+    """The head alone: one consistent read of two attributes (long-poll asks 20 times a second)."""
+    try:
+        row = NamespaceModel.get(
+            namespace_id, consistent_read=True, attributes_to_get=["namespace_id", "head_seq"]
+        )
+    except NamespaceModel.DoesNotExist as exc:
+        raise NotFound("no such namespace", namespace_id=namespace_id) from exc
+    return int(row.head_seq)
+
+
 # -- commit ------------------------------------------------------------------------------------
 def write_commit(
     namespace: NamespaceModel, entries: list[Entry], usage_delta: int, answer: IdempotentAnswer | None
@@ -89,6 +103,7 @@ def write_commit(
                 actions=[
                     NamespaceModel.head_seq.set(head + len(entries)),
                     NamespaceModel.usage_bytes.add(usage_delta),
+                    *_outbox_mark(namespace_id, entries),
                 ],
                 condition=(NamespaceModel.head_seq == head) & (NamespaceModel.applied_seq == head),
             )
@@ -148,15 +163,49 @@ def apply(namespace_id: str, entries: list[Entry]) -> None:
             batch.save(codec.entry_to_revision(namespace_id, entry))
 
 
-def mark_applied(namespace_id: str, seq: int) -> None:
+def _outbox_mark(namespace_id: str, entries: list[Entry]) -> list[Action]:
+    if not entries:
+        return []
+    return [
+        NamespaceModel.notify_shard.set(keys.notify_shard(namespace_id)),
+        NamespaceModel.notify_since_ms.set(int(time.time() * 1000)),
+    ]
+
+
+_CLEAR_MARK = (NamespaceModel.notify_shard.remove(), NamespaceModel.notify_since_ms.remove())
+
+
+def _update_if(namespace_id: str, actions: list[Action], condition: Condition) -> bool:
     try:
-        NamespaceModel(namespace_id).update(
-            actions=[NamespaceModel.applied_seq.set(seq)],
-            condition=NamespaceModel.applied_seq < seq,
-        )
+        NamespaceModel(namespace_id).update(actions=actions, condition=condition)
     except UpdateError as exc:
         if not _conditional_failed(exc):
             raise
+        return False
+    return True
+
+
+def mark_applied(namespace_id: str, seq: int, *, notified: bool = False) -> None:
+    """Record that the projection is written up to ``seq``; with ``notified``, that its change
+    message is queued too (clearing the outbox mark unless a newer commit has landed)."""
+    applied = NamespaceModel.applied_seq.set(seq)
+    newer = NamespaceModel.applied_seq < seq
+    still_head = NamespaceModel.head_seq == seq
+    if notified and _update_if(namespace_id, [applied, *_CLEAR_MARK], newer & still_head):
+        return
+    _update_if(namespace_id, [applied], newer)
+    if notified:
+        clear_pending_notify(namespace_id, seq)
+
+
+def clear_pending_notify(namespace_id: str, head_seq: int) -> None:
+    """Remove the outbox mark if ``head_seq`` is still the head (a newer commit keeps it)."""
+    _update_if(namespace_id, list(_CLEAR_MARK), NamespaceModel.head_seq == head_seq)
+
+
+def pending_notify(shard: int) -> list[str]:
+    """Namespaces whose newest change message may not have been queued."""
+    return [row.namespace_id for row in NamespaceModel.pending_notify.query(shard)]
 
 
 def catch_up(namespace_id: str) -> NamespaceModel:

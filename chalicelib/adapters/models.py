@@ -10,7 +10,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
 )
 from pynamodb.connection import Connection
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -77,6 +77,17 @@ class ThrottleModel(Model):
     expires_at = TTLAttribute()
 
 
+class WaitersModel(Model):
+    """The long-poll gauge, in the throttle table: long-polls waiting, per minute started and shard."""
+
+    class Meta(_Meta):
+        table_name = SETTINGS.throttle_table
+
+    key = UnicodeAttribute(hash_key=True)
+    waiters = NumberAttribute(default=0)
+    expires_at = TTLAttribute()
+
+
 class NamespaceMembersIndex(GlobalSecondaryIndex["MembershipModel"]):  # type: ignore[no-untyped-call]
     class Meta:
         index_name = "by_namespace"
@@ -96,8 +107,23 @@ class MembershipModel(Model):
     by_namespace = NamespaceMembersIndex()
 
 
+class PendingNotifyIndex(GlobalSecondaryIndex["NamespaceModel"]):  # type: ignore[no-untyped-call]
+    """Sparse: only namespaces whose newest commit's change message is not known to be queued."""
+
+    class Meta:
+        index_name = "pending_notify"
+        projection = KeysOnlyProjection()
+
+    notify_shard = NumberAttribute(hash_key=True)
+    notify_since_ms = NumberAttribute(range_key=True)
+
+
 class NamespaceModel(Model):
-    """The journal head: every commit moves ``head_seq`` in the same transaction as its record."""
+    """The journal head: every commit moves ``head_seq`` in the same transaction as its record.
+
+    The same transaction sets ``notify_shard``/``notify_since_ms`` (the outbox mark); queuing the
+    change message removes them.
+    """
 
     class Meta(_Meta):
         table_name = SETTINGS.namespaces_table
@@ -110,6 +136,9 @@ class NamespaceModel(Model):
     usage_bytes = NumberAttribute(default=0)
     quota_bytes = NumberAttribute()
     created_at_ms = NumberAttribute()
+    notify_shard = NumberAttribute(null=True)
+    notify_since_ms = NumberAttribute(null=True)
+    pending_notify = PendingNotifyIndex()
 
 
 class _ContentAttributes:
@@ -215,6 +244,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     DeviceModel,
     TokenModel,
     ThrottleModel,
+    WaitersModel,
     MembershipModel,
     NamespaceModel,
     PathModel,

@@ -20,6 +20,7 @@ from chalicelib.domain.commit import plan_commit
 from chalicelib.domain.content import sized_chunks
 from chalicelib.domain.model import MoveOp, Op, PutOp
 from chalicelib.errors import Busy, Conflict, InvalidRequest, MissingChunks, QuotaExceeded
+from chalicelib.notify import outbox
 
 _RETRY_BUDGET_S = 20.0  # API Gateway gives up at 29 s
 
@@ -116,8 +117,10 @@ def apply_ops(
             delay_s = min(delay_s * 2, 0.2)
             continue
         if plan.entries:
+            last_seq = plan.entries[-1].seq
             store.apply(namespace_id, plan.entries)
-            store.mark_applied(namespace_id, plan.entries[-1].seq)
+            queued = outbox.publish(namespace_id, last_seq)
+            store.mark_applied(namespace_id, last_seq, notified=queued)
         return response
 
 

@@ -1,8 +1,7 @@
-"""Reading a namespace: Get Objects (tree listing and journal by cursor), long-poll, history."""
+"""Reading a namespace: Get Objects (tree listing and journal by cursor) and history."""
 
 from __future__ import annotations
 
-import time
 from typing import Any, TypeVar
 
 from chalicelib.accounts.auth import Principal, require_role
@@ -13,10 +12,8 @@ from chalicelib.domain import cursors, paths
 from chalicelib.domain.model import Entry, Node, RestoreOp, node_to_api
 from chalicelib.errors import CursorReset, InvalidRequest, NotFound
 from chalicelib.metadata.commit import apply_ops
-from chalicelib.settings import SETTINGS
 
 MAX_PAGE_CHUNKS = 50_000  # keeps a page of entries well under Lambda's 6 MB response limit
-_POLL_INTERVAL_S = 0.1
 _T = TypeVar("_T", Node, Entry)
 
 
@@ -30,7 +27,7 @@ def _trim(items: list[_T]) -> list[_T]:
     return items
 
 
-def _resolve(namespace: NamespaceModel, text: str) -> cursors.Cursor:
+def resolve(namespace: NamespaceModel, text: str) -> cursors.Cursor:
     cursor = cursors.decode(text)
     if cursor.namespace_id != namespace.namespace_id:
         raise InvalidRequest("cursor belongs to another namespace", field="cursor")
@@ -46,7 +43,7 @@ def objects(principal: Principal, namespace_id: str, cursor_text: str | None, li
         return _listing(
             namespace, cursors.Cursor(namespace_id, namespace.epoch, int(namespace.head_seq)), limit
         )
-    cursor = _resolve(namespace, cursor_text)
+    cursor = resolve(namespace, cursor_text)
     if cursor.after_key is not None:
         return _listing(namespace, cursor, limit)
     entries = _trim(store.read_entries(namespace_id, cursor.seq, limit))
@@ -66,18 +63,6 @@ def _listing(namespace: NamespaceModel, cursor: cursors.Cursor, limit: int) -> d
     after_key = keys.path_row(page[-1].path_key) if has_more else None
     next_cursor = cursors.Cursor(namespace.namespace_id, namespace.epoch, cursor.seq, after_key)
     return {"entries": [node_to_api(n) for n in page], "cursor": next_cursor.encode(), "has_more": has_more}
-
-
-def longpoll(principal: Principal, namespace_id: str, cursor_text: str, timeout_s: int) -> dict[str, Any]:
-    require_role(principal, namespace_id, write=False)
-    cursor = _resolve(store.get_namespace(namespace_id), cursor_text)
-    deadline = time.monotonic() + min(timeout_s, SETTINGS.longpoll_max_s)
-    while True:
-        if int(store.get_namespace(namespace_id).head_seq) > cursor.seq:
-            return {"changes": True}
-        if time.monotonic() >= deadline:
-            return {"changes": False}
-        time.sleep(_POLL_INTERVAL_S)
 
 
 def _history_node(namespace_id: str, path: str) -> Node:

@@ -7,6 +7,7 @@ from chalice.app import Blueprint
 from chalicelib import http
 from chalicelib.accounts import auth
 from chalicelib.metadata import commit, reads
+from chalicelib.metadata import longpoll as waiting
 from chalicelib.metadata.schemas import (
     CommitBody,
     LongpollQuery,
@@ -38,7 +39,7 @@ def objects() -> object:
 @http.route(bp, "/v1/objects/longpoll", "GET")
 def longpoll() -> object:
     q = http.query(http.request(), LongpollQuery)
-    return reads.longpoll(auth.current(), q.namespace_id, q.cursor, q.timeout)
+    return waiting.longpoll(auth.current(), q.namespace_id, q.cursor, q.timeout)
 
 
 @http.route(bp, "/v1/files/revisions", "GET")

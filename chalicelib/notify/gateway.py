@@ -6,28 +6,30 @@ gateway speaks plain HTTP on another port, so the endpoint comes from settings w
 
 from __future__ import annotations
 
-import functools
-import threading
+import contextlib
 from typing import Any
 
-import boto3
+from botocore.config import Config
 
+from chalicelib.adapters import aws
 from chalicelib.settings import SETTINGS
+
+# The fan-out sends to many sockets at once; a slow or failing send is retried a little, then
+# reported, so that SQS redelivers the change instead of the worker waiting on one socket.
+_CONFIG = Config(
+    connect_timeout=2,
+    read_timeout=5,
+    max_pool_connections=64,
+    retries={"mode": "standard", "max_attempts": 3},
+)
 
 
 class Gone(Exception):
     """The connection is closed (410 from the management API)."""
 
 
-# boto3's default session is not safe to create clients from in several threads at once, and the
-# local stack calls handlers from several (the WebSocket gateway, the SQS event sources).
-_CLIENT_LOCK = threading.Lock()
-
-
-@functools.cache
 def _client(endpoint: str) -> Any:
-    with _CLIENT_LOCK:
-        return boto3.client("apigatewaymanagementapi", endpoint_url=endpoint, region_name=SETTINGS.region)
+    return aws.client("apigatewaymanagementapi", endpoint_url=endpoint, config=_CONFIG)
 
 
 def endpoint(domain_name: str = "", stage: str = "") -> str:
@@ -44,3 +46,10 @@ def send(connection_id: str, message: str, *, at: str | None = None) -> None:
         client.post_to_connection(ConnectionId=connection_id, Data=message.encode())
     except client.exceptions.GoneException as exc:
         raise Gone(connection_id) from exc
+
+
+def close(connection_id: str, *, at: str | None = None) -> None:
+    """Close the socket (the gateway then calls ``$disconnect``); a closed one is left as it is."""
+    client = _client(at or endpoint())
+    with contextlib.suppress(client.exceptions.GoneException):
+        client.delete_connection(ConnectionId=connection_id)

@@ -1,7 +1,8 @@
 """WebSocket ``$connect``, ``$disconnect`` and ``$default``.
 
 Chalice has no authorizer for ``$connect`` (aws/chalice#1457), so connect checks the bearer token
-itself, from the handshake's ``Authorization`` header, and refuses with 401 before the socket opens.
+itself, from the handshake's ``Authorization`` header or its ``?token=`` (browsers cannot set
+headers on a WebSocket), and refuses with 401 before the socket opens.
 """
 
 from __future__ import annotations
@@ -28,9 +29,15 @@ def _header(event: dict[str, Any], name: str) -> str | None:
     return None
 
 
+def _credentials(event: dict[str, Any]) -> str | None:
+    """``Authorization: Bearer <token>``, or ``?token=`` where a client cannot set headers."""
+    token = (event.get("queryStringParameters") or {}).get("token")
+    return _header(event, "authorization") or (f"Bearer {token}" if token else None)
+
+
 def connect(event: dict[str, Any]) -> dict[str, Any]:
     try:
-        principal = auth.authenticate(_header(event, "authorization"))
+        principal = auth.authenticate(_credentials(event))
     except Unauthorized as exc:
         return {"statusCode": 401, "body": json.dumps(exc.to_body())}
     now_s = time.time()

@@ -1,8 +1,8 @@
 """Run the whole backend on this machine: the AWS emulator with durable data, the resources from
-infra/template.yaml, the REST API, the WebSocket gateway and the SQS event sources.
+infra/template.yaml, the REST API, the WebSocket gateway, the SQS event sources and the schedules.
 
 python -m infra.local.serve [--data-dir DIR | --in-memory] [--host H] [--port 8000] [--ws-port 8001]
-                            [--aws-port 5000] [--stage dev]
+                            [--aws-port 5000] [--stage dev] [--schedule-every SECONDS]
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import json
 import logging
+import math
 import os
 import signal
 import sys
@@ -27,6 +28,26 @@ def _stage_environment(project_dir: Path, stage: str) -> dict[str, str]:
     config = json.loads((project_dir / ".chalice" / "config.json").read_text())
     env: dict[str, str] = config["stages"][stage].get("environment_variables", {})
     return env
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise argparse.ArgumentTypeError(f"not a positive number of seconds: {text!r}")
+    return seconds
+
+
+def _share(text: str) -> float:
+    try:
+        share = float(text)
+    except ValueError:
+        share = math.nan
+    if not 0 <= share < 1:
+        raise argparse.ArgumentTypeError(f"not a share from 0 up to (not including) 1: {text!r}")
+    return share
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -47,6 +68,19 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         "--no-fsync",
         action="store_true",
         help="don't fsync writes (survives a crash of this process, not of the machine)",
+    )
+    parser.add_argument(
+        "--schedule-every",
+        type=_positive_seconds,
+        metavar="SECONDS",
+        help="run every scheduled handler this often instead of its own rate",
+    )
+    parser.add_argument(
+        "--ws-post-failure-rate",
+        type=_share,
+        default=0.0,
+        metavar="SHARE",
+        help="answer this share (0 to 1) of @connections POSTs with 500, as a failing API Gateway would",
     )
     parser.add_argument("--project-dir", type=Path, default=PROJECT_DIR, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -92,6 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     from chalice.local import ChaliceRequestHandler, LocalDevServer
 
     from infra.local import emulator, resources
+    from infra.local.schedules import ScheduledEvents
     from infra.local.sqs_events import SqsEventSources
     from infra.local.websocket_gateway import Gateway
 
@@ -116,7 +151,13 @@ def main(argv: list[str] | None = None) -> None:
         rest = LocalDevServer(app, config, args.host, args.port, handler_cls=RequestHandler)
         threading.Thread(target=rest.serve_forever, name="rest-api", daemon=True).start()
         running.callback(rest.shutdown)
-        gateway = Gateway(app, host=args.host, port=args.ws_port, stage=args.stage)
+        gateway = Gateway(
+            app,
+            host=args.host,
+            port=args.ws_port,
+            stage=args.stage,
+            post_failure_rate=args.ws_post_failure_rate,
+        )
         gateway.start()
         running.callback(gateway.stop)
         events = SqsEventSources(
@@ -128,6 +169,16 @@ def main(argv: list[str] | None = None) -> None:
         )
         events.start()
         running.callback(events.stop)
+        schedules = ScheduledEvents(
+            app,
+            region=os.environ["AWS_REGION"],
+            stage=args.stage,
+            function_timeout_s=config.lambda_timeout or 60,
+            memory_mb=config.lambda_memory_size or 128,
+            period_override_s=args.schedule_every,
+        )
+        schedules.start()
+        running.callback(schedules.stop)
 
         print(f"REST API       http://{args.host}:{args.port}/v1", flush=True)
         print(f"WebSocket      {gateway.url}", flush=True)

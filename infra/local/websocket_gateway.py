@@ -21,6 +21,9 @@ port, with threads (Werkzeug's threaded server; wsproto for the frames):
   is UTF-8, binary otherwise), GET describes, DELETE closes; a connection that is unknown, closing
   or closed, or still in ``$connect``, is 410 ``GoneException``; a body over 128 KB is 413
   ``PayloadTooLargeException``; any other path is 403 ``ForbiddenException``.
+- Fault injection: ``post_failure_rate`` of the POSTs (and every POST to a connection in
+  ``failing_connections``) answer 500 ``InternalServerErrorException``, as API Gateway does now
+  and then, so that senders' retries can be shown to work.
 
 Not emulated: route selection expressions (Chalice only defines ``$default``), authorizers, route
 responses, the 29-second integration timeout, throttling (429), SigV4 checks on ``@connections``,
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import re
 import threading
 import time
@@ -108,8 +112,17 @@ class Gateway:
         max_duration_s: float = 2 * 3600,
         max_message_bytes: int = 128 * 1024,
         max_frame_bytes: int = 32 * 1024,
+        post_failure_rate: float = 0.0,
+        seed: int | None = None,
     ) -> None:
+        if not 0.0 <= post_failure_rate < 1.0:
+            raise ValueError("post_failure_rate must be at least 0 and below 1")
         self.host = host
+        # Fault injection, to show that senders survive a failing API Gateway: this share of
+        # POSTs, and every POST to a connection in failing_connections, answer 500.
+        self.post_failure_rate = post_failure_rate
+        self.failing_connections: set[str] = set()
+        self._faults = random.Random(seed)
         self.stage = stage
         self.api_id = api_id
         self._routes = Routes(app, stage)
@@ -286,6 +299,8 @@ class Gateway:
         client = self._live(connection_id)
         if client is None:
             return _error(410, "GoneException", "Gone")
+        if connection_id in self.failing_connections or self._faults.random() < self.post_failure_rate:
+            return _error(500, "InternalServerErrorException", "Internal server error")
         try:
             payload: Payload = data.decode()
         except UnicodeDecodeError:

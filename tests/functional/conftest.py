@@ -7,10 +7,12 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
 from chalice.test import Client
 
 from infra.local import emulator, resources
+from infra.local.websocket_gateway import Gateway
 
 _counter = itertools.count()
 
@@ -98,3 +100,20 @@ def alice(client: Client) -> Api:
 @pytest.fixture
 def bob(client: Client) -> Api:
     return make_user(client)
+
+
+@pytest.fixture(scope="module")
+def gateway(client: Client) -> Iterator[Gateway]:
+    """The gateway in front of the real app, where WEBSOCKET_MANAGEMENT_URL points."""
+    from app import app
+
+    gateway = Gateway(app, port=int(os.environ["DRIFTBOX_TEST_GATEWAY_PORT"])).start()
+    yield gateway
+    gateway.stop()
+
+
+@pytest.fixture(scope="module")
+def management(gateway: Gateway) -> Any:
+    return boto3.client(
+        "apigatewaymanagementapi", endpoint_url=gateway.management_url, region_name="us-east-1"
+    )

@@ -4,86 +4,23 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from chalice.app import Chalice, WebsocketEvent
 from chalice.test import Client
-from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.sync.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
 
 from chalicelib.adapters import connections as store
 from infra.local.websocket_gateway import Gateway
 from tests.functional.conftest import Api, make_user
+from tests.functional.ws import WAIT_S, bearer, closed_code, log_in, open_socket, wait_until
 
-WAIT_S = 10
 KIB = 1024
-
-
-def wait_until(condition: Callable[[], object], what: str) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.02)
-
-
-def open_socket(gateway: Gateway, headers: dict[str, str] | None = None, query: str = "") -> ClientConnection:
-    return connect(
-        gateway.url + query, additional_headers=headers or {}, open_timeout=WAIT_S, close_timeout=WAIT_S
-    )
-
-
-def bearer(user: Api) -> dict[str, str]:
-    return {"Authorization": f"Bearer {user.token}"}
-
-
-def log_in(client: Client, email: str, device: str) -> Api:
-    """Another device of an existing user."""
-    api = Api(client)
-    status, body = api.post(
-        "/v1/auth/login", {"email": email, "password": "correct horse battery", "device_name": device}
-    )
-    assert status == 200, body
-    api.token, api.user_id, api.device_id = body["token"], body["user_id"], body["device_id"]
-    return api
-
-
-def closed_code(ws: ClientConnection, send: list[str] | None = None) -> int:
-    """Send ``send`` if given, wait for the server to close ``ws``, and say with which code."""
-
-    def send_and_receive() -> None:
-        if send is not None:
-            ws.send(send)  # may itself see the close, if the server closes while the frames go out
-        ws.recv(timeout=WAIT_S)
-
-    with pytest.raises(ConnectionClosed) as closed:
-        send_and_receive()
-    assert closed.value.rcvd is not None
-    return closed.value.rcvd.code
-
-
-@pytest.fixture(scope="module")
-def gateway(client: Client) -> Iterator[Gateway]:
-    """The gateway in front of the real app, where WEBSOCKET_MANAGEMENT_URL points."""
-    from app import app
-
-    gateway = Gateway(app, port=int(os.environ["DRIFTBOX_TEST_GATEWAY_PORT"])).start()
-    yield gateway
-    gateway.stop()
-
-
-@pytest.fixture(scope="module")
-def management(gateway: Gateway) -> Any:
-    return boto3.client(
-        "apigatewaymanagementapi", endpoint_url=gateway.management_url, region_name="us-east-1"
-    )
 
 
 # The real app: $connect authenticates and records, $default answers pings, $disconnect forgets.

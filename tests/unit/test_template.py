@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
+from chalice.utils import to_cfn_resource_name
 from pynamodb.models import Model
 
 from chalicelib.adapters.models import ALL_MODELS
@@ -23,7 +24,14 @@ CONFIG = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text(encodin
 PACKAGED_STAGE = "prod"  # the Chalice stage `make package` packages
 # The functions `chalice package` emits for app.py. An override of a name Chalice no longer emits
 # is a resource without a Type, which the cfn-lint step of `make test` refuses.
-FUNCTIONS = ("APIHandler", "OnChange", "WebsocketConnect", "WebsocketMessage", "WebsocketDisconnect")
+FUNCTIONS = (
+    "APIHandler",
+    "OnChange",
+    "SweepOutbox",
+    "WebsocketConnect",
+    "WebsocketMessage",
+    "WebsocketDisconnect",
+)
 
 Key = tuple[str, str, str]  # (KeyType, attribute name, attribute type)
 
@@ -185,6 +193,14 @@ def test_config_names_the_resources_the_template_names(stage: str) -> None:
     assert env["DRIFTBOX_STAGE"] == stage
 
 
+def test_every_function_of_the_app_is_named_here() -> None:
+    from app import app
+
+    events = {to_cfn_resource_name(source.name) for source in app.event_sources}
+    websocket = {"WebsocketConnect", "WebsocketMessage", "WebsocketDisconnect"}
+    assert {"APIHandler", *events, *websocket} == set(FUNCTIONS)
+
+
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_every_function_takes_resource_names_from_the_template(
     template: dict[str, Any], function: str
@@ -258,7 +274,10 @@ def test_the_policy_names_its_resources(template: dict[str, Any]) -> None:
     assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:SendMessage"} <= set(
         statements["ChangesQueue"]["Action"]
     )
-    assert "${WebsocketAPI}/" in statements["WebsocketPush"]["Resource"]["Fn::Sub"]
+    sockets = [r["Fn::Sub"] for r in statements["WebsocketPush"]["Resource"]]
+    assert all(r.startswith("arn:${AWS::Partition}:execute-api:${AWS::Region}:") for r in sockets)
+    assert all(":${WebsocketAPI}/*/" in r for r in sockets)
+    assert {r.split("/")[-3] for r in sockets} == {"POST", "DELETE"}
 
 
 def test_the_outputs_name_every_table_the_bucket_and_the_queues(template: dict[str, Any]) -> None:

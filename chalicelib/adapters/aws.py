@@ -1,0 +1,24 @@
+"""boto3 clients, made once per process and per configuration.
+
+boto3's default session is not safe to create clients from in several threads at once, and both
+Lambda's thread pools and the local stack (several handlers in one process) do just that.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from chalicelib.settings import SETTINGS
+
+_LOCK = threading.Lock()
+
+
+@functools.cache
+def client(service: str, *, endpoint_url: str | None = None, config: Config | None = None) -> Any:
+    with _LOCK:
+        return boto3.client(service, region_name=SETTINGS.region, endpoint_url=endpoint_url, config=config)
