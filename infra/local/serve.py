@@ -80,7 +80,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         type=_share,
         default=0.0,
         metavar="SHARE",
-        help="answer this share (0 to 1) of @connections POSTs with 500, as a failing API Gateway would",
+        help="answer this share (0 to 1) of @connections POSTs with 500, as a failing API Gateway would "
+        "(drawn from a fixed seed: a run repeats)",
     )
     parser.add_argument("--project-dir", type=Path, default=PROJECT_DIR, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -157,6 +158,7 @@ def main(argv: list[str] | None = None) -> None:
             port=args.ws_port,
             stage=args.stage,
             post_failure_rate=args.ws_post_failure_rate,
+            seed=0,  # the same failures on every run, so that a test or a bench can be repeated
         )
         gateway.start()
         running.callback(gateway.stop)

@@ -16,13 +16,16 @@ from infra.local.child import PROJECT_DIR, LocalStack
 
 @pytest.fixture
 def make_stack(tmp_path: Path) -> Iterator[Any]:
-    """``make_stack(data_dir, project_dir=..., **env)`` starts a stack; every one is killed at the end."""
+    """``make_stack(data_dir, project_dir=, args=, **env)`` starts a stack; each is killed at the end."""
     started: list[LocalStack] = []
 
     def make(
-        data_dir: Path | None = tmp_path / "data", project_dir: Path = PROJECT_DIR, **env: str
+        data_dir: Path | None = tmp_path / "data",
+        project_dir: Path = PROJECT_DIR,
+        args: tuple[str, ...] = (),
+        **env: str,
     ) -> LocalStack:
-        stack = LocalStack(data_dir, project_dir=project_dir, env=env).start()
+        stack = LocalStack(data_dir, project_dir=project_dir, extra_args=args, env=env).start()
         started.append(stack)
         return stack
 
