@@ -30,6 +30,7 @@ from typing import Any
 
 from chalice.app import Chalice, ScheduledEventConfig, ScheduleExpression
 
+from infra.local.event_sources import Worker, Workers
 from infra.local.lambda_context import ACCOUNT_ID, LambdaContext
 
 log = logging.getLogger("driftbox.local.schedules")
@@ -181,8 +182,10 @@ class _Timer:
         )
 
 
-class ScheduledEvents:
+class ScheduledEvents(Workers):
     """Timers for every rate schedule of a Chalice app, started and stopped together."""
+
+    what = "scheduled events"
 
     def __init__(
         self,
@@ -194,6 +197,7 @@ class ScheduledEvents:
         memory_mb: int = 128,
         period_override_s: float | None = None,
     ) -> None:
+        super().__init__()
         if period_override_s is not None and not 0 < period_override_s < float("inf"):
             raise ValueError(
                 f"period_override_s must be a positive number of seconds, not {period_override_s}"
@@ -203,29 +207,16 @@ class ScheduledEvents:
         self._stage = stage
         self._limits = (function_timeout_s, memory_mb)
         self._period_override_s = period_override_s
-        self._stopping = threading.Event()
-        self._timers: list[_Timer] = []
 
     @property
     def sources(self) -> list[ScheduleSource]:
-        return [timer.source for timer in self._timers]
+        return super().sources
 
-    @property
-    def running(self) -> bool:
-        """True while any timer thread, or a handler it left running at stop, is still running."""
-        return any(timer.thread.is_alive() for timer in self._timers)
-
-    def start(self) -> ScheduledEvents:
-        """Start one timer per rate schedule; the first firing of each is one period from now."""
-        if self.running:
-            raise RuntimeError("scheduled events already started")
-        self._stopping = threading.Event()
+    def _workers_for(self, stopping: threading.Event) -> list[Worker]:
+        """One timer per rate schedule; the first firing of each is one period from now."""
         sources = discover(
             self._app, region=self._region, stage=self._stage, period_override_s=self._period_override_s
         )
-        self._timers = [_Timer(source, self._stopping, self._limits) for source in sources]
-        for timer in self._timers:
-            timer.thread.start()
         for source in sources:
             log.info(
                 "schedule source handler=%s period_s=%g expression=%s",
@@ -233,19 +224,7 @@ class ScheduledEvents:
                 source.period_s,
                 source.expression,
             )
-        return self
+        return [_Timer(source, stopping, self._limits) for source in sources]
 
-    def stop(self, grace_s: float = 2.0) -> None:
-        """Stop firing; a handler still running after ``grace_s`` is left to finish on its own."""
-        self._stopping.set()
-        deadline = time.monotonic() + grace_s
-        for timer in self._timers:
-            timer.thread.join(max(0.0, deadline - time.monotonic()))
-            if timer.thread.is_alive():
-                log.warning("schedule handler=%s still running at stop: left to finish", timer.source.name)
-
-    def __enter__(self) -> ScheduledEvents:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def _overran(self, worker: Worker) -> None:
+        log.warning("schedule handler=%s still running at stop: left to finish", worker.source.name)

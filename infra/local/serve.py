@@ -17,6 +17,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,24 +31,22 @@ def _stage_environment(project_dir: Path, stage: str) -> dict[str, str]:
     return env
 
 
-def _positive_seconds(text: str) -> float:
+def _number(text: str, fits: Callable[[float], bool], what: str) -> float:
     try:
-        seconds = float(text)
+        value = float(text)
     except ValueError:
-        seconds = math.nan
-    if not (math.isfinite(seconds) and seconds > 0):
-        raise argparse.ArgumentTypeError(f"not a positive number of seconds: {text!r}")
-    return seconds
+        value = math.nan
+    if not (math.isfinite(value) and fits(value)):
+        raise argparse.ArgumentTypeError(f"not {what}: {text!r}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    return _number(text, lambda v: v > 0, "a positive number of seconds")
 
 
 def _share(text: str) -> float:
-    try:
-        share = float(text)
-    except ValueError:
-        share = math.nan
-    if not 0 <= share < 1:
-        raise argparse.ArgumentTypeError(f"not a share from 0 up to (not including) 1: {text!r}")
-    return share
+    return _number(text, lambda v: 0 <= v < 1, "a share from 0 up to (not including) 1")
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:

@@ -35,6 +35,7 @@ from typing import Any
 import boto3
 from chalice.app import Chalice, SQSEventConfig
 
+from infra.local.event_sources import Worker, Workers
 from infra.local.lambda_context import LambdaContext
 
 log = logging.getLogger("driftbox.local.sqs")
@@ -264,8 +265,10 @@ class _Poller:
                 log.warning("sqs delete failed queue=%s entry=%s", self.source.queue_url, failure)
 
 
-class SqsEventSources:
+class SqsEventSources(Workers):
     """Pollers for every SQS event source of a Chalice app, started and stopped together."""
+
+    what = "SQS event sources"
 
     def __init__(
         self,
@@ -277,48 +280,24 @@ class SqsEventSources:
         function_timeout_s: int = 60,
         memory_mb: int = 128,
     ) -> None:
+        super().__init__()
         self._app = app
         self._sqs = sqs_client or boto3.client("sqs", region_name=region)
         self._stage = stage
         self._limits = (function_timeout_s, memory_mb)
-        self._stopping = threading.Event()
-        self._pollers: list[_Poller] = []
 
     @property
     def sources(self) -> list[SqsSource]:
-        return [poller.source for poller in self._pollers]
+        return super().sources
 
-    @property
-    def running(self) -> bool:
-        """True while any poller thread, or a handler it abandoned, is still running."""
-        return any(poller.thread.is_alive() for poller in self._pollers)
-
-    def start(self) -> SqsEventSources:
-        """Resolve every source's queue (they must exist) and start one poller per source."""
-        if self.running:
-            raise RuntimeError("SQS event sources already started")
-        self._stopping = threading.Event()
+    def _workers_for(self, stopping: threading.Event) -> list[Worker]:
+        """Resolve every source's queue (they must exist): one poller per source."""
         sources = discover(self._app, self._sqs, stage=self._stage)
-        self._pollers = [_Poller(source, self._sqs, self._stopping, self._limits) for source in sources]
-        for poller in self._pollers:
-            poller.thread.start()
         log.info("sqs event sources: %s", ", ".join(f"{s.name} <- {s.queue_arn}" for s in sources) or "none")
-        return self
+        return [_Poller(source, self._sqs, stopping, self._limits) for source in sources]
 
-    def stop(self, grace_s: float = 2.0) -> None:
-        """Stop polling; a batch still in its handler after ``grace_s`` is abandoned, not deleted."""
-        self._stopping.set()
-        deadline = time.monotonic() + grace_s
-        for poller in self._pollers:
-            poller.thread.join(max(0.0, deadline - time.monotonic()))
-            if poller.thread.is_alive():
-                poller.abandoned.set()
-                log.warning(
-                    "sqs handler %s still running at stop: its batch is abandoned", poller.source.name
-                )
-
-    def __enter__(self) -> SqsEventSources:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def _overran(self, worker: Worker) -> None:
+        """A batch still in its handler after the grace period is abandoned, not deleted."""
+        assert isinstance(worker, _Poller)
+        worker.abandoned.set()
+        log.warning("sqs handler %s still running at stop: its batch is abandoned", worker.source.name)

@@ -21,6 +21,7 @@ from chalicelib.metadata import longpoll
 from chalicelib.settings import SETTINGS
 from tests.functional.conftest import Api
 from tests.functional.files import commit, journal
+from tests.functional.ws import wait_until
 
 WAIT_S = 20
 
@@ -37,14 +38,6 @@ def waiting_now() -> int:
     return sum(int(r.waiters) for r in rows if int(r.key.split("#")[1]) in (window, window - 1))
 
 
-def wait_for(condition: Any, what: str) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.02)
-
-
 @pytest.fixture
 def pool() -> Any:
     with ThreadPoolExecutor(max_workers=4) as executor:
@@ -57,14 +50,14 @@ def test_a_waiting_long_poll_answers_changes_when_a_commit_lands(
     _, cursor = journal(alice)
     before = waiting_now()
     waiting = start_waiting(pool, alice, cursor, timeout_s=WAIT_S)
-    wait_for(lambda: waiting_now() == before + 1, "the long-poll to count itself in")
+    wait_until(lambda: waiting_now() == before + 1, "the long-poll to count itself in")
     assert not waiting.done()
 
     assert commit(alice, {"op": "mkdir", "path": "/new"})[0] == 200
 
     # Had it missed the commit, it would answer {"changes": false} at its timeout.
     assert waiting.result(timeout=WAIT_S) == {"changes": True}
-    wait_for(lambda: waiting_now() == before, "the long-poll to count itself out")
+    wait_until(lambda: waiting_now() == before, "the long-poll to count itself out")
 
 
 def test_a_cursor_already_passed_answers_at_once_without_waiting(alice: Api) -> None:
@@ -89,7 +82,7 @@ def test_over_the_budget_a_long_poll_is_told_to_back_off_and_counts_nothing(
     _, alice_cursor = journal(alice)
     _, bob_cursor = journal(bob)
     first = start_waiting(pool, alice, alice_cursor, timeout_s=WAIT_S)
-    wait_for(lambda: waiting_now() == budget, "the first long-poll to count itself in")
+    wait_until(lambda: waiting_now() == budget, "the first long-poll to count itself in")
 
     principal = auth.authenticate(f"Bearer {bob.token}")
     shed = longpoll.longpoll(principal, bob.namespace_id, bob_cursor, WAIT_S)
