@@ -48,6 +48,7 @@ functional: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.commit_bench
 	$(BIN)/python -m bench.durability_bench
+	$(BIN)/python -m bench.notify_bench
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build
