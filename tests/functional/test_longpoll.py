@@ -123,3 +123,12 @@ def test_long_polls_from_many_threads_leave_the_gauge_where_it_was(alice: Api) -
         answers = list(many.map(lambda _: poll(), range(8)))
     assert answers == [{"changes": False}] * 8
     assert waiting_now() == before
+
+
+def test_the_server_caps_the_wait_whatever_the_client_asks(
+    alice: Api, pool: ThreadPoolExecutor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(longpoll, "SETTINGS", dataclasses.replace(SETTINGS, longpoll_max_s=1))
+    _, cursor = journal(alice)
+    # Uncapped, this would wait 480 s and the result below would time out.
+    assert start_waiting(pool, alice, cursor, timeout_s=480).result(timeout=WAIT_S) == {"changes": False}
