@@ -37,6 +37,13 @@ def upload(principal: Principal, namespace_id: str, chunks: list[tuple[str, int]
     resized = sorted(h for h, size in granted.items() if size != sizes[h])
     if resized:
         raise InvalidRequest("these chunks are held here with another size", hashes=resized)
+    # A chunk PUT whose client died before committing is stored already (S3 checked its bytes
+    # against the signed checksum): grant it now rather than have it sent again.
+    stored = blobs.stored_sizes(namespace_id, [h for h in sizes if h not in granted])
+    found = {h: size for h, size in stored.items() if size == sizes[h]}
+    if found:
+        store.grant_chunks(namespace_id, found)
+        granted.update(found)
     return {
         "present": [h for h in sizes if h in granted],
         "uploads": [blobs.presign_put(namespace_id, h, s) for h, s in sizes.items() if h not in granted],

@@ -25,6 +25,7 @@ are), session tokens, bucket policies and ACLs.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import re
 import secrets
@@ -54,6 +55,7 @@ from infra.local.s3_checks import (
     parse_expires_s,
 )
 
+log = logging.getLogger("driftbox.local.s3")
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
@@ -83,7 +85,9 @@ class StrictS3:
         try:
             self._check(environ)
         except S3Error as error:
+            _log_presigned_put(environ, error.status)
             return _refuse(error, environ, start_response)
+        _log_presigned_put(environ, None)
         return self._app(environ, start_response)
 
     def _check(self, environ: Environ) -> None:
@@ -102,6 +106,13 @@ class StrictS3:
             check_not_expired(signed_at_s, request.expires_s, self._clock())
         check_signature(request, secret)
         check_body(request, body or b"")
+
+
+def _log_presigned_put(environ: Environ, refused: int | None) -> None:
+    """One line per presigned PUT: the clients' chunk uploads (tests count them)."""
+    if environ.get("REQUEST_METHOD") == "PUT" and "X-Amz-Signature=" in environ.get("QUERY_STRING", ""):
+        outcome = f"refused {refused}" if refused else "accepted"
+        log.info("s3 PUT %s %s B %s", environ.get("PATH_INFO"), environ.get("CONTENT_LENGTH", "?"), outcome)
 
 
 def _environment_secrets() -> dict[str, str]:

@@ -100,23 +100,22 @@ def test_upload_answers_a_presigned_put_with_its_headers(alice: Api) -> None:
     assert response.status_code == 200, response.text
 
 
-def test_a_committed_chunk_is_present_on_the_next_upload(alice: Api) -> None:
+def test_a_stored_chunk_is_present_on_the_next_upload_committed_or_not(alice: Api) -> None:
     data, chunk_hash = _chunk()
-    # Uploaded but not committed: not yet present.
     status, body = _ask_upload(alice, [(chunk_hash, len(data))])
-    assert _send(body["uploads"][0], data).status_code == 200
-    status, body = _ask_upload(alice, [(chunk_hash, len(data))])
-    assert status == 200, body
     assert body["present"] == []
-
-    status, body = _commit_file(alice, "/f.bin", chunk_hash, len(data))
-    assert status == 200, body
-
+    assert _send(body["uploads"][0], data).status_code == 200
+    # Stored, not committed (a client killed after the PUT): present, so it is never sent twice.
     other_data, other_hash = _chunk()
     status, body = _ask_upload(alice, [(chunk_hash, len(data)), (other_hash, len(other_data))])
     assert status == 200, body
     assert body["present"] == [chunk_hash]
     assert [u["hash"] for u in body["uploads"]] == [other_hash]
+
+    status, body = _commit_file(alice, "/f.bin", chunk_hash, len(data))
+    assert status == 200, body
+    status, body = _ask_upload(alice, [(chunk_hash, len(data))])
+    assert (body["present"], body["uploads"]) == ([chunk_hash], [])
 
 
 def test_knowing_a_hash_gives_another_user_nothing(alice: Api, bob: Api) -> None:
