@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint typecheck cfnlint package unit functional bench clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt client/requirements.txt client/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip<26.3"  # chalice 1.34 asks for pip<26.3
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
@@ -23,7 +23,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy app.py chalicelib infra tests bench
+	$(BIN)/mypy app.py chalicelib infra tests bench client/driftbox
 
 # The deployable SAM template: Chalice's functions merged with infra/template.yaml (infra/README.md).
 # The first run pip-downloads the Lambda wheels; later runs reuse .chalice/deployments/.

@@ -1,0 +1,161 @@
+"""The Driftbox HTTP API and the chunk transfers on presigned URLs, with retries where safe.
+
+Every call returns the decoded JSON answer or raises an error from ``driftbox.errors``. Requests that
+may be repeated without changing the outcome (reads, grants, commits carrying an Idempotency-Key,
+chunk PUTs: the same bytes under the same name) are retried on connection errors, 429, 502, 503 and
+504, with exponential back-off honouring Retry-After. Signup and login are never retried: a lost
+answer to a login must not link a second device.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+
+from driftbox import errors
+
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+_TIMEOUT_S = (10, 60)  # connect, read
+
+
+class TransferRefused(errors.DriftboxError):
+    """Storage refused a presigned transfer: expired (403) or the bytes did not match (400)."""
+
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(f"storage refused the transfer (HTTP {status}): {text[:200]}")
+        self.status = status
+
+
+class Api:
+    def __init__(
+        self,
+        server: str,
+        token: str | None = None,
+        *,
+        attempts: int = 5,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.server = server.rstrip("/")
+        self.token = token
+        self.attempts = attempts
+        self.session = session or requests.Session()
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def _send(self, method: str, url: str, *, retry: bool, **kwargs: Any) -> requests.Response:
+        delay_s = 0.5
+        for attempt in range(1, self.attempts + 1):
+            last = attempt == self.attempts or not retry
+            try:
+                response = self.session.request(method, url, timeout=_TIMEOUT_S, **kwargs)
+            except requests.RequestException as exc:
+                if last:
+                    raise errors.Unreachable(f"cannot reach {self.server}: {exc.__class__.__name__}") from exc
+            else:
+                if response.status_code not in RETRY_STATUSES or last:
+                    return response
+                delay_s = max(delay_s, _retry_after_s(response))
+            time.sleep(delay_s * random.uniform(0.8, 1.2))
+            delay_s = min(delay_s * 2, 30.0)
+        raise AssertionError("unreachable")
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        retry: bool = True,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        sent = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        response = self._send(
+            method, self.server + path, retry=retry, json=body, headers=sent | (headers or {})
+        )
+        try:
+            answer = response.json() if response.content else None
+        except ValueError:
+            answer = None
+        if response.status_code >= 400:
+            raise errors.from_response(response.status_code, answer)
+        return answer
+
+    # -- accounts -------------------------------------------------------------------------------
+    def signup(self, email: str, password: str) -> Any:
+        return self.call("POST", "/v1/auth/signup", {"email": email, "password": password}, retry=False)
+
+    def login(self, email: str, password: str, device_name: str) -> Any:
+        body = {"email": email, "password": password, "device_name": device_name}
+        return self.call("POST", "/v1/auth/login", body, retry=False)
+
+    def logout(self) -> None:
+        self.call("POST", "/v1/auth/logout")
+
+    def account(self) -> Any:
+        return self.call("GET", "/v1/account")
+
+    # -- metadata -------------------------------------------------------------------------------
+    def commit(self, namespace_id: str, ops: list[dict[str, Any]], idempotency_key: str | None = None) -> Any:
+        key = idempotency_key or uuid.uuid4().hex
+        body = {"namespace_id": namespace_id, "ops": ops}
+        return self.call("POST", "/v1/commit", body, headers={"Idempotency-Key": key})
+
+    def objects(self, namespace_id: str, cursor: str | None = None, limit: int = 2000) -> Any:
+        query = {"namespace_id": namespace_id, "limit": limit} | ({"cursor": cursor} if cursor else {})
+        return self.call("GET", "/v1/objects?" + urlencode(query))
+
+    def pages(self, namespace_id: str, cursor: str | None = None) -> Iterator[Any]:
+        """Every page from ``cursor`` (or a full listing) until ``has_more`` is false."""
+        while True:
+            page = self.objects(namespace_id, cursor)
+            yield page
+            cursor = page["cursor"]
+            if not page["has_more"]:
+                return
+
+    def longpoll(self, namespace_id: str, cursor: str, timeout_s: int = 30) -> Any:
+        query = urlencode({"namespace_id": namespace_id, "cursor": cursor, "timeout": timeout_s})
+        return self.call("GET", "/v1/objects/longpoll?" + query)
+
+    def revisions(self, namespace_id: str, path: str) -> Any:
+        return self.call(
+            "GET", "/v1/files/revisions?" + urlencode({"namespace_id": namespace_id, "path": path})
+        )
+
+    def restore(self, namespace_id: str, path: str, rev: int) -> Any:
+        return self.call(
+            "POST", "/v1/files/restore", {"namespace_id": namespace_id, "path": path, "rev": rev}
+        )
+
+    # -- chunks ---------------------------------------------------------------------------------
+    def upload_grants(self, namespace_id: str, chunks: list[tuple[str, int]]) -> Any:
+        body = {"namespace_id": namespace_id, "chunks": [{"hash": h, "size": s} for h, s in chunks]}
+        return self.call("POST", "/v1/chunks/upload", body)
+
+    def download_grants(self, namespace_id: str, hashes: list[str]) -> Any:
+        return self.call("POST", "/v1/chunks/download", {"namespace_id": namespace_id, "hashes": hashes})
+
+    def put_chunk(self, upload: dict[str, Any], data: bytes) -> None:
+        response = self._send(
+            upload["method"], upload["url"], retry=True, data=data, headers=upload["headers"]
+        )
+        if response.status_code >= 300:
+            raise TransferRefused(response.status_code, response.text)
+
+    def get_chunk(self, url: str) -> bytes:
+        response = self._send("GET", url, retry=True)
+        if response.status_code >= 300:
+            raise TransferRefused(response.status_code, response.text)
+        return response.content
+
+
+def _retry_after_s(response: requests.Response) -> float:
+    try:
+        return min(float(response.headers.get("Retry-After", "0")), 60.0)
+    except ValueError:
+        return 0.0

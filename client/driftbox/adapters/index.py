@@ -1,0 +1,363 @@
+"""The SQLite index: per linked folder, the synced and remote trees, the cursor and local caches.
+
+An ``Index`` is bound to one linked folder (local path and namespace). Reads are its methods; every
+write goes through a transaction, which commits when its block ends and rolls back if it raises::
+
+    with index.transaction() as tx:
+        tx.put_synced(path_key, item, local_stat)
+        tx.set_cursor(cursor)
+
+The synced tree and the cursor must change in one transaction: a crash between the two would
+replay journal entries the synced tree already holds, or skip entries it does not. Besides the
+trees, the index keeps a stat cache (an unchanged file is never hashed again), the chunks known
+uploaded (a restart never sends them again) and each path's problem, for ``status``.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from driftbox.core.journal import RemoteFile
+from driftbox.core.model import Item
+from driftbox.errors import DriftboxError
+
+_ITEM = """folder_id INTEGER NOT NULL REFERENCES folders ON DELETE CASCADE,
+    path_key TEXT NOT NULL, path TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('file', 'folder')),
+    content_hash TEXT NOT NULL, size_bytes INTEGER NOT NULL, rev INTEGER, object_id TEXT, inode INTEGER"""
+_BY_FOLDER = "folder_id INTEGER NOT NULL REFERENCES folders ON DELETE CASCADE"
+
+# Migration n (1-based) takes an index from user_version n - 1 to n. Append new ones; never edit.
+MIGRATIONS: list[list[str]] = [
+    [
+        """CREATE TABLE folders (folder_id INTEGER PRIMARY KEY, local_path TEXT NOT NULL,
+            namespace_id TEXT NOT NULL, cursor TEXT, UNIQUE (local_path, namespace_id))""",
+        f"""CREATE TABLE synced ({_ITEM}, local_size_bytes INTEGER, local_mtime_ns INTEGER,
+            PRIMARY KEY (folder_id, path_key)) WITHOUT ROWID""",
+        f"""CREATE TABLE remote ({_ITEM}, chunks BLOB NOT NULL, mtime_s INTEGER NOT NULL,
+            PRIMARY KEY (folder_id, path_key)) WITHOUT ROWID""",
+        f"""CREATE TABLE stat_cache ({_BY_FOLDER}, path_key TEXT NOT NULL, size_bytes INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL, content_hash TEXT NOT NULL,
+            chunks BLOB NOT NULL, PRIMARY KEY (folder_id, path_key)) WITHOUT ROWID""",
+        f"""CREATE TABLE uploaded ({_BY_FOLDER}, chunk BLOB NOT NULL,
+            PRIMARY KEY (folder_id, chunk)) WITHOUT ROWID""",
+        f"""CREATE TABLE problems ({_BY_FOLDER}, path TEXT NOT NULL, message TEXT NOT NULL,
+            time_s REAL NOT NULL, PRIMARY KEY (folder_id, path)) WITHOUT ROWID""",
+    ],
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class IndexUnusable(DriftboxError):
+    """The index file cannot be used: not a database, damaged, or locked too long by another."""
+
+
+class IndexTooNew(IndexUnusable):
+    """The index was written by a newer Driftbox, whose schema this one does not know."""
+
+
+@dataclass(frozen=True)
+class LocalStat:
+    """What ``stat`` said of a local file: enough to tell, without reading it, that it changed."""
+
+    size_bytes: int
+    mtime_ns: int
+    inode: int
+
+
+@dataclass(frozen=True)
+class CachedHash:
+    """A stat cache entry: the file held this content while its stat was this."""
+
+    stat: LocalStat
+    content_hash: str
+    chunks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    message: str
+    time_s: float  # Unix time it was seen
+
+
+def _blob(chunks: Iterable[str]) -> bytes:
+    return b"".join(bytes.fromhex(chunk) for chunk in chunks)
+
+
+def _chunks(blob: bytes) -> tuple[str, ...]:
+    hexed = blob.hex()
+    return tuple(hexed[i : i + 64] for i in range(0, len(hexed), 64))
+
+
+def _printable(path: str) -> str:
+    """A name that is not valid Unicode (undecodable bytes, as os.fsdecode gives) shown escaped."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _row(folder_id: int, path_key: str, item: Item, *extra: Any) -> tuple[Any, ...]:
+    fields = (item.path, item.kind, item.content_hash, item.size, item.rev, item.object_id, item.inode)
+    return (folder_id, path_key, *fields, *extra)
+
+
+def _local(local: LocalStat | None) -> tuple[int | None, int | None]:
+    return (local.size_bytes, local.mtime_ns) if local else (None, None)
+
+
+def _file(remote_file: RemoteFile | None) -> tuple[bytes, int]:
+    return (_blob(remote_file.chunks), remote_file.mtime_s) if remote_file else (b"", 0)
+
+
+def _cached(folder_id: int, path_key: str, c: CachedHash) -> tuple[Any, ...]:
+    stat = (c.stat.size_bytes, c.stat.mtime_ns, c.stat.inode)
+    return (folder_id, path_key, *stat, c.content_hash, _blob(c.chunks))
+
+
+class Index:
+    def __init__(self, connection: sqlite3.Connection, db_path: Path, folder_id: int) -> None:
+        self._db = connection
+        self._lock = threading.RLock()  # one connection, shared with the transfer threads
+        self._in_transaction = False
+        self.db_path = db_path
+        self.folder_id = folder_id
+
+    @classmethod
+    def open(cls, db_path: Path, local_folder: Path, namespace_id: str) -> Index:
+        """Open (creating or migrating) the index at ``db_path``, bound to one linked folder."""
+        db_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Private before SQLite opens it: SQLite gives its -wal and -shm files the same mode.
+        os.close(os.open(db_path, os.O_RDWR | os.O_CREAT, 0o600))
+        os.chmod(db_path, 0o600)
+        connection = sqlite3.connect(db_path, timeout=30, isolation_level=None, check_same_thread=False)
+        try:
+            _configure(connection, db_path)
+            folder_id = _folder_id(connection, os.path.abspath(local_folder), namespace_id)
+        except sqlite3.OperationalError as exc:  # unopenable, or locked by another process too long
+            connection.close()
+            raise IndexUnusable(f"cannot open the index {db_path}: {exc}") from exc
+        except BaseException:
+            connection.close()
+            raise
+        return cls(connection, db_path, folder_id)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """Writes that land together when the block ends, or not at all if it raises."""
+        with self._lock:
+            if self._in_transaction:
+                raise RuntimeError("index transactions do not nest")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")  # the write lock now: no upgrade deadlock later
+            except sqlite3.OperationalError as exc:
+                raise IndexUnusable(f"the index {self.db_path} is busy: {exc}") from exc
+            self._in_transaction = True
+            try:
+                yield Transaction(self._db, self.folder_id)
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:  # a failed COMMIT may have rolled back already
+                    self._db.execute("ROLLBACK")
+                raise
+            finally:
+                self._in_transaction = False
+
+    def _rows(self, sql: str, *args: Any) -> list[Any]:
+        with self._lock:
+            return self._db.execute(sql, (self.folder_id, *args)).fetchall()
+
+    def cursor(self) -> str | None:
+        """The server cursor the remote tree is at; None before the first listing."""
+        rows = self._rows("SELECT cursor FROM folders WHERE folder_id = ?")
+        return None if not rows or rows[0][0] is None else str(rows[0][0])
+
+    def load_synced(self) -> dict[str, Item]:
+        rows = self._rows(
+            "SELECT path_key, path, kind, content_hash, size_bytes, rev, object_id, inode"
+            " FROM synced WHERE folder_id = ?"
+        )
+        return {row[0]: Item(*row[1:]) for row in rows}
+
+    def load_synced_stats(self) -> dict[str, LocalStat]:
+        """The local file's stat when it was synced, for the entries that recorded one."""
+        rows = self._rows(
+            "SELECT path_key, local_size_bytes, local_mtime_ns, inode FROM synced"
+            " WHERE folder_id = ? AND local_mtime_ns IS NOT NULL"
+        )
+        return {row[0]: LocalStat(*row[1:]) for row in rows}
+
+    def load_remote(self) -> dict[str, Item]:
+        rows = self._rows(
+            "SELECT path_key, path, kind, content_hash, size_bytes, rev, object_id, inode"
+            " FROM remote WHERE folder_id = ?"
+        )
+        return {row[0]: Item(*row[1:]) for row in rows}
+
+    def load_remote_files(self) -> dict[str, RemoteFile]:
+        """The chunk list and mtime of every remote file (folders have none)."""
+        sql = "SELECT path_key, chunks, mtime_s FROM remote WHERE folder_id = ? AND kind = 'file'"
+        return {row[0]: RemoteFile(_chunks(row[1]), row[2]) for row in self._rows(sql)}
+
+    def remote_file(self, path_key: str) -> RemoteFile | None:
+        sql = "SELECT chunks, mtime_s FROM remote WHERE folder_id = ? AND path_key = ? AND kind = 'file'"
+        rows = self._rows(sql, path_key)
+        return RemoteFile(_chunks(rows[0][0]), rows[0][1]) if rows else None
+
+    def load_stat_cache(self) -> dict[str, CachedHash]:
+        rows = self._rows(
+            "SELECT path_key, size_bytes, mtime_ns, inode, content_hash, chunks FROM stat_cache"
+            " WHERE folder_id = ?"
+        )
+        return {r[0]: CachedHash(LocalStat(r[1], r[2], r[3]), r[4], _chunks(r[5])) for r in rows}
+
+    def uploaded_chunks(self) -> set[str]:
+        """Chunks the server has (sent, or found present) and that were not forgotten since."""
+        return {row[0].hex() for row in self._rows("SELECT chunk FROM uploaded WHERE folder_id = ?")}
+
+    def problems(self) -> list[Problem]:
+        rows = self._rows("SELECT path, message, time_s FROM problems WHERE folder_id = ? ORDER BY path")
+        return [Problem(*row) for row in rows]
+
+
+class Transaction:
+    """The writes of one ``Index.transaction()`` block; valid only inside it."""
+
+    def __init__(self, connection: sqlite3.Connection, folder_id: int) -> None:
+        self._db = connection
+        self._folder_id = folder_id
+
+    def _run(self, sql: str, *args: Any) -> None:
+        self._db.execute(sql, (self._folder_id, *args))
+
+    def set_cursor(self, cursor: str | None) -> None:
+        self._db.execute("UPDATE folders SET cursor = ? WHERE folder_id = ?", (cursor, self._folder_id))
+
+    def put_synced(self, path_key: str, item: Item, local: LocalStat | None = None) -> None:
+        """``local``: the local file's stat as synced (its inode is the item's)."""
+        self.put_synced_many([(path_key, item, local)])
+
+    def put_synced_many(self, entries: Iterable[tuple[str, Item, LocalStat | None]]) -> None:
+        self._db.executemany(
+            "INSERT OR REPLACE INTO synced VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (_row(self._folder_id, key, item, *_local(local)) for key, item, local in entries),
+        )
+
+    def delete_synced(self, path_key: str) -> None:
+        self._run("DELETE FROM synced WHERE folder_id = ? AND path_key = ?", path_key)
+
+    def clear_synced(self) -> None:
+        self._run("DELETE FROM synced WHERE folder_id = ?")
+
+    def put_remote(self, path_key: str, item: Item, remote_file: RemoteFile | None = None) -> None:
+        self.put_remote_many([(path_key, item, remote_file)])
+
+    def put_remote_many(self, entries: Iterable[tuple[str, Item, RemoteFile | None]]) -> None:
+        self._db.executemany(
+            "INSERT OR REPLACE INTO remote VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (_row(self._folder_id, key, item, *_file(file)) for key, item, file in entries),
+        )
+
+    def delete_remote(self, path_key: str) -> None:
+        self._run("DELETE FROM remote WHERE folder_id = ? AND path_key = ?", path_key)
+
+    def clear_remote(self) -> None:
+        self._run("DELETE FROM remote WHERE folder_id = ?")
+
+    def put_stats(self, entries: Mapping[str, CachedHash]) -> None:
+        self._db.executemany(
+            "INSERT OR REPLACE INTO stat_cache VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (_cached(self._folder_id, key, cached) for key, cached in entries.items()),
+        )
+
+    def replace_stat_cache(self, entries: Mapping[str, CachedHash]) -> None:
+        """The whole stat cache as a full scan found it: entries of files gone are dropped."""
+        self._run("DELETE FROM stat_cache WHERE folder_id = ?")
+        self.put_stats(entries)
+
+    def delete_stat(self, path_key: str) -> None:
+        self._run("DELETE FROM stat_cache WHERE folder_id = ? AND path_key = ?", path_key)
+
+    def add_uploaded(self, chunks: Iterable[str]) -> None:
+        rows = ((self._folder_id, bytes.fromhex(chunk)) for chunk in chunks)
+        self._db.executemany("INSERT OR IGNORE INTO uploaded VALUES (?, ?)", rows)
+
+    def forget_uploaded(self, chunks: Iterable[str] | None = None) -> None:
+        """Forget these chunks (all if None): once committed, or when the server says it lacks them."""
+        if chunks is None:
+            self._run("DELETE FROM uploaded WHERE folder_id = ?")
+            return
+        rows = ((self._folder_id, bytes.fromhex(chunk)) for chunk in chunks)
+        self._db.executemany("DELETE FROM uploaded WHERE folder_id = ? AND chunk = ?", rows)
+
+    def set_problem(self, path: str, message: str, time_s: float | None = None) -> None:
+        """Why ``path`` (exactly as found: two names with one key may each have one) is not synced."""
+        when = time.time() if time_s is None else time_s
+        self._run("INSERT OR REPLACE INTO problems VALUES (?, ?, ?, ?)", _printable(path), message, when)
+
+    def clear_problem(self, path: str) -> None:
+        self._run("DELETE FROM problems WHERE folder_id = ? AND path = ?", _printable(path))
+
+    def clear_problems(self) -> None:
+        self._run("DELETE FROM problems WHERE folder_id = ?")
+
+
+def _configure(connection: sqlite3.Connection, db_path: Path) -> None:
+    """Pragmas, then the schema migrated to this version; refuses what it cannot read."""
+    try:
+        connection.execute("PRAGMA foreign_keys = ON")
+        mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        # synchronous=NORMAL (with WAL): a commit survives a killed process at once, being in the
+        # WAL file; only a power cut or OS crash can lose the last commits, never corrupt the file.
+        # Losing them rolls the synced tree and the cursor back together to an earlier consistent
+        # state, which sync must handle anyway (a kill between changing a file and recording it),
+        # while FULL would add an fsync to every commit: one per uploaded chunk.
+        connection.execute("PRAGMA synchronous = NORMAL")
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.OperationalError:  # locked or unopenable: the caller says so
+        raise
+    except sqlite3.DatabaseError as exc:
+        raise IndexUnusable(f"{db_path} is not a Driftbox index or is damaged ({exc}): move it away") from exc
+    if mode != "wal":
+        raise IndexUnusable(f"{db_path}: cannot use write-ahead logging here (journal mode {mode})")
+    if version > SCHEMA_VERSION:
+        raise IndexTooNew(
+            f"the index {db_path} is from a newer Driftbox (schema {version}; this one reads up to"
+            f" {SCHEMA_VERSION}): upgrade driftbox"
+        )
+    while version < SCHEMA_VERSION:
+        connection.execute("BEGIN IMMEDIATE")  # executescript() would commit before each script
+        try:
+            # Read again under the write lock: another process may have migrated meanwhile.
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            if version < SCHEMA_VERSION:
+                for statement in MIGRATIONS[version]:
+                    connection.execute(statement)
+                version += 1
+                connection.execute(f"PRAGMA user_version = {version}")
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+
+
+def _folder_id(connection: sqlite3.Connection, local_folder: str, namespace_id: str) -> int:
+    key = (local_folder, namespace_id)
+    connection.execute("INSERT OR IGNORE INTO folders (local_path, namespace_id) VALUES (?, ?)", key)
+    row = connection.execute("SELECT folder_id FROM folders WHERE local_path = ? AND namespace_id = ?", key)
+    return int(row.fetchone()[0])

@@ -1,0 +1,198 @@
+"""Moving file bytes: chunks up on presigned PUTs, only those the server lacks, and files down into
+place without ever leaving a partial file at the path.
+
+Files go many at a time: one grant request covers the chunks of many files (up to 1,000), and their
+transfers share the worker pool. Uploads read one chunk per worker at a time (memory is
+``workers * 4 MiB`` whatever the sizes), check each chunk's hash as read against the list the
+commit will name (a file edited during the upload fails that file, to be sent with its new content
+next round), and tell the caller which chunks are stored, so a killed client never sends them
+again. Downloads write into hidden temporary files beside their targets, check every chunk's hash
+and each file's content hash, fsync, and rename over the target: the path holds the old bytes or
+the new ones, nothing in between.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from driftbox.adapters.api import Api
+from driftbox.core.model import CHUNK_SIZE
+from driftbox.errors import DriftboxError
+
+GRANTS_PER_REQUEST = 1000  # the server's limit
+PART_PREFIX = ".driftbox-part-"  # the scanner never reports these
+
+
+class ContentChanged(DriftboxError):
+    """The file's bytes are not the ones planned: it changed on disk, or a download was corrupt."""
+
+
+def chunk_sizes(size_bytes: int) -> list[int]:
+    count = -(-size_bytes // CHUNK_SIZE)
+    return [min(CHUNK_SIZE, size_bytes - i * CHUNK_SIZE) for i in range(count)]
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A local file to send: its chunks, as hashed when it was scanned."""
+
+    path: Path
+    chunks: Sequence[str]
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class Download:
+    """A file to bring here: the server's chunk list and content hash for it."""
+
+    target: Path
+    chunks: Sequence[str]
+    content_hash: str
+    mtime_s: int | None = None
+
+
+def _read_chunk(path: Path, index: int, expected: str) -> bytes:
+    with path.open("rb") as stream:
+        stream.seek(index * CHUNK_SIZE)
+        data = stream.read(CHUNK_SIZE)
+    if hashlib.sha256(data).hexdigest() != expected:
+        raise ContentChanged(f"{path}: changed while being uploaded")
+    return data
+
+
+def upload_many(
+    api: Api,
+    namespace_id: str,
+    files: Sequence[Upload],
+    *,
+    pool: ThreadPoolExecutor,
+    already_stored: set[str] | frozenset[str] = frozenset(),
+    on_stored: Callable[[str, int], None] = lambda chunk_hash, size: None,
+) -> tuple[int, dict[Path, str]]:
+    """Send every chunk of these files that the server lacks, many files' chunks at once.
+
+    Returns the bytes sent and, per file that could not be sent, why (the others are unaffected).
+    """
+    where: dict[str, tuple[Upload, int]] = {}  # a place to read each chunk from
+    sizes: dict[str, int] = {}
+    for file in files:
+        for i, (chunk_hash, size) in enumerate(zip(file.chunks, chunk_sizes(file.size_bytes), strict=True)):
+            where.setdefault(chunk_hash, (file, i))
+            sizes[chunk_hash] = size
+    wanted = [(h, sizes[h]) for h in where if h not in already_stored]
+    failed: dict[Path, str] = {}
+
+    def put(upload: dict[str, Any]) -> int:
+        file, index = where[upload["hash"]]
+        if file.path in failed:
+            return 0
+        try:
+            data = _read_chunk(file.path, index, upload["hash"])
+            api.put_chunk(upload, data)
+        except (OSError, DriftboxError) as exc:
+            failed[file.path] = f"not uploaded: {exc}"
+            return 0
+        on_stored(upload["hash"], len(data))
+        return len(data)
+
+    sent = 0
+    for start in range(0, len(wanted), GRANTS_PER_REQUEST):
+        grants = api.upload_grants(namespace_id, wanted[start : start + GRANTS_PER_REQUEST])
+        for chunk_hash in grants["present"]:
+            on_stored(chunk_hash, 0)
+        sent += sum(pool.map(put, grants["uploads"]))
+    return sent, failed
+
+
+def download_many(
+    api: Api,
+    namespace_id: str,
+    files: Sequence[Download],
+    *,
+    pool: ThreadPoolExecutor,
+    on_chunk: Callable[[int], None] = lambda size: None,
+) -> dict[Path, str]:
+    """Put each file's bytes at its target atomically, after checking every hash; many at once.
+
+    Returns, per file that could not be brought here, why (the others are in place).
+    """
+    failed: dict[Path, str] = {}
+    parts: dict[Path, Path] = {}
+    places: dict[str, list[tuple[Download, int]]] = {}
+    try:
+        for file in files:
+            if _content_hash(file.chunks) != file.content_hash:
+                failed[file.target] = "the server's chunk list does not match its content hash"
+                continue
+            file.target.parent.mkdir(parents=True, exist_ok=True)
+            part = file.target.with_name(f"{PART_PREFIX}{os.getpid()}-{file.target.name}"[:255])
+            part.write_bytes(b"")
+            parts[file.target] = part
+            for i, chunk_hash in enumerate(file.chunks):
+                places.setdefault(chunk_hash, []).append((file, i * CHUNK_SIZE))
+        unique = list(places)
+
+        def fetch(grant: dict[str, Any]) -> None:
+            try:
+                data = api.get_chunk(grant["url"])
+                if hashlib.sha256(data).hexdigest() != grant["hash"]:
+                    raise ContentChanged(f"chunk {grant['hash'][:12]} arrived corrupt")
+            except DriftboxError as exc:
+                for file, _ in places[grant["hash"]]:
+                    failed[file.target] = str(exc)
+                return
+            for file, offset in places[grant["hash"]]:
+                fd = os.open(parts[file.target], os.O_WRONLY)
+                try:
+                    os.pwrite(fd, data, offset)
+                finally:
+                    os.close(fd)
+            on_chunk(len(data))
+
+        for start in range(0, len(unique), GRANTS_PER_REQUEST):
+            grants = api.download_grants(namespace_id, unique[start : start + GRANTS_PER_REQUEST])
+            list(pool.map(fetch, grants["downloads"]))
+        for file in files:
+            if file.target in failed or file.target not in parts:
+                continue
+            part = parts[file.target]
+            _fsync(part)
+            if file.mtime_s:
+                os.utime(part, (file.mtime_s, file.mtime_s))
+            os.replace(part, file.target)
+            _fsync_folder(file.target.parent)
+    finally:
+        for part in parts.values():
+            with contextlib.suppress(FileNotFoundError):
+                part.unlink()
+    return failed
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _content_hash(chunks: Iterable[str]) -> str:
+    digest = hashlib.sha256()
+    for chunk in chunks:
+        digest.update(bytes.fromhex(chunk))
+    return digest.hexdigest()
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,371 @@
+"""The executor: applies the planner's actions, and records in the index what each one achieved.
+
+Consecutive remote actions go up as the ops of one commit (at most 1,000), after the chunks their
+files need (only those neither the server nor the index knows to be stored). A refused commit is
+narrowed: the ops the server names as conflicts are dropped, the rest sent again; what was dropped
+is planned again next round, after the journal is read. Local actions run one by one, each checking
+that the disk still holds what the plan saw. Whatever fails is reported for that path only; the
+rest goes on. See ``core/actions.py`` for what is recorded after each action.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from driftbox import errors
+from driftbox.adapters import transfer
+from driftbox.adapters.api import Api
+from driftbox.adapters.index import CachedHash, Index, LocalStat, Transaction
+from driftbox.adapters.scanner import local_path
+from driftbox.core import actions as a
+from driftbox.core import journal, paths
+from driftbox.core.model import FILE, FOLDER, Item
+
+MAX_OPS = 1000
+
+
+@dataclass
+class Outcome:
+    done: int = 0
+    bytes_up: int = 0
+    bytes_down: int = 0
+    failed: dict[str, str] = field(default_factory=dict)  # path -> why
+
+
+class Executor:
+    def __init__(
+        self,
+        api: Api,
+        index: Index,
+        root: Path,
+        namespace_id: str,
+        pool: ThreadPoolExecutor,
+        scanned: dict[str, CachedHash],
+        on_bytes: Callable[[int], None] = lambda size: None,
+    ) -> None:
+        self.api = api
+        self.index = index
+        self.root = root
+        self.namespace_id = namespace_id
+        self.pool = pool
+        self.scanned = scanned  # the stat cache of this round's scan: what the plan saw on disk
+        self.on_bytes = on_bytes
+        self.synced = index.load_synced()
+        self.outcome = Outcome()
+
+    def run(self, plan: Sequence[a.Action]) -> Outcome:
+        for batch in _batches(plan):
+            if isinstance(batch[0], a.REMOTE_ACTIONS):
+                self._remote(batch)  # type: ignore[arg-type]
+            elif isinstance(batch[0], a.Download):
+                self._downloads(batch)  # type: ignore[arg-type]
+            else:
+                for action in batch:
+                    self._local(action)
+        return self.outcome
+
+    # -- recording ----------------------------------------------------------------------------
+    def _put(self, tx: Transaction, item: Item, local: LocalStat | None) -> None:
+        path_key = paths.key(item.path)
+        self.synced[path_key] = item
+        tx.put_synced(path_key, item, local)
+
+    def _drop_below(self, tx: Transaction, path: str, *, keep_below: str | None = None) -> None:
+        root_key = paths.key(path)
+        keep = paths.key(keep_below) if keep_below else None
+        for path_key in [k for k in self.synced if k == root_key or paths.is_within(k, root_key)]:
+            if keep is not None and (path_key == keep or paths.is_within(path_key, keep)):
+                continue
+            del self.synced[path_key]
+            tx.delete_synced(path_key)
+
+    def _move_synced(self, tx: Transaction, from_path: str, to_path: str) -> None:
+        from_key = paths.key(from_path)
+        moving = {k: v for k, v in self.synced.items() if k == from_key or paths.is_within(k, from_key)}
+        self._drop_below(tx, to_path, keep_below=from_path)
+        for path_key in moving:
+            del self.synced[path_key]
+            tx.delete_synced(path_key)
+        for item in moving.values():
+            moved = Item(
+                paths.reroot(item.path, from_path, to_path),
+                item.kind,
+                item.content_hash,
+                item.size,
+                item.rev,
+                item.object_id,
+                item.inode,
+            )
+            self._put(tx, moved, None)
+
+    def _fail(self, path: str, why: str) -> None:
+        self.outcome.failed[path] = why
+
+    # -- remote -------------------------------------------------------------------------------
+    def _remote(self, batch: list[a.RemoteAction]) -> None:
+        ready = self._send_chunks(batch)
+        while ready:
+            try:
+                answer = self.api.commit(self.namespace_id, [self._op(x) for x in ready], uuid.uuid4().hex)
+            except errors.Conflict as exc:
+                refused = {paths.key(c["path"]) for c in exc.details.get("conflicts", [])}
+                kept = [x for x in ready if not refused & {paths.key(p) for p in _paths_of(x)}]
+                if len(kept) == len(ready):  # nothing named that we sent: give up on the batch
+                    kept = []
+                for x in ready:
+                    if x not in kept:
+                        self._fail(_paths_of(x)[0], "changed on the server meanwhile; planned again")
+                ready = kept
+                continue
+            except errors.MissingChunks as exc:
+                with self.index.transaction() as tx:
+                    tx.forget_uploaded(exc.details.get("hashes", []))
+                for x in ready:
+                    self._fail(_paths_of(x)[0], "chunks went missing on the server; sent again next round")
+                return
+            self._committed(ready, answer["results"])
+            return
+
+    def _send_chunks(self, batch: list[a.RemoteAction]) -> list[a.RemoteAction]:
+        """Upload the chunks of every Upload of the batch; the actions whose files are ready."""
+        files: dict[Path, a.Upload] = {}
+        for action in batch:
+            if not isinstance(action, a.Upload):
+                continue
+            cached = self.scanned.get(paths.key(action.path))
+            if cached is None or cached.content_hash != action.content_hash:
+                self._fail(action.path, "changed since it was scanned; sent next round")
+                continue
+            files[local_path(self.root, action.path)] = action
+        uploads = [
+            transfer.Upload(
+                disk, self.scanned[paths.key(x.path)].chunks, self.scanned[paths.key(x.path)].stat.size_bytes
+            )
+            for disk, x in files.items()
+        ]
+
+        def stored(chunk_hash: str, size: int) -> None:
+            with self.index.transaction() as tx:
+                tx.add_uploaded([chunk_hash])
+            self.on_bytes(size)
+
+        sent, failed = transfer.upload_many(
+            self.api,
+            self.namespace_id,
+            uploads,
+            pool=self.pool,
+            already_stored=self.index.uploaded_chunks(),
+            on_stored=stored,
+        )
+        self.outcome.bytes_up += sent
+        for disk, why in failed.items():
+            self._fail(files[disk].path, why)
+        dropped = {id(files[disk]) for disk in failed}
+        chosen = {id(x) for x in files.values()}
+        return [x for x in batch if id(x) not in dropped and (not isinstance(x, a.Upload) or id(x) in chosen)]
+
+    def _op(self, action: a.RemoteAction) -> dict[str, Any]:
+        if isinstance(action, a.Upload):
+            cached = self.scanned[paths.key(action.path)]
+            return {
+                "op": "put",
+                "path": paths.normalize(action.path),
+                "parent_rev": action.parent_rev,
+                "size": cached.stat.size_bytes,
+                "mtime": cached.stat.mtime_ns // 1_000_000_000,
+                "chunks": list(cached.chunks),
+                "content_hash": cached.content_hash,
+            }
+        if isinstance(action, a.CreateRemoteFolder):
+            return {"op": "mkdir", "path": paths.normalize(action.path)}
+        if isinstance(action, a.DeleteRemote):
+            return {"op": "delete", "path": paths.normalize(action.path), "parent_rev": action.parent_rev}
+        return {
+            "op": "move",
+            "from": paths.normalize(action.from_path),
+            "to": paths.normalize(action.to_path),
+            "parent_rev": action.parent_rev,
+        }
+
+    def _committed(self, done: list[a.RemoteAction], results: list[dict[str, Any]]) -> None:
+        with self.index.transaction() as tx:
+            for action, result in zip(done, results, strict=True):
+                if isinstance(action, a.Upload):
+                    cached = self.scanned[paths.key(action.path)]
+                    item = Item(
+                        result["path"],
+                        FILE,
+                        cached.content_hash,
+                        cached.stat.size_bytes,
+                        result["rev"],
+                        result["object_id"],
+                        cached.stat.inode,
+                    )
+                    self._put(tx, item, cached.stat)
+                    tx.forget_uploaded(cached.chunks)
+                elif isinstance(action, a.CreateRemoteFolder):
+                    inode = _inode(local_path(self.root, action.path))
+                    self._put(
+                        tx,
+                        Item(result["path"], FOLDER, "", 0, result["rev"], result["object_id"], inode),
+                        None,
+                    )
+                elif isinstance(action, a.DeleteRemote):
+                    self._drop_below(tx, action.path)
+                else:
+                    self._move_synced(tx, action.from_path, action.to_path)
+                self.outcome.done += 1
+
+    # -- local --------------------------------------------------------------------------------
+    def _local(self, action: a.Action) -> None:
+        try:
+            if isinstance(action, a.Record):
+                with self.index.transaction() as tx:
+                    if action.item is None:
+                        self.synced.pop(action.path_key, None)
+                        tx.delete_synced(action.path_key)
+                    else:
+                        self.synced[action.path_key] = action.item
+                        tx.put_synced(action.path_key, action.item, None)
+                return
+            if isinstance(action, a.CreateLocalFolder):
+                self._mkdir(action)
+            elif isinstance(action, a.DeleteLocal):
+                self._delete(action)
+            elif isinstance(action, a.MoveLocal):
+                self._move(action)
+            self.outcome.done += 1
+        except (OSError, errors.DriftboxError) as exc:
+            path = action.from_path if isinstance(action, a.MoveLocal) else getattr(action, "path", "?")
+            self._fail(path, str(exc) if isinstance(exc, errors.DriftboxError) else f"{exc.strerror}: {path}")
+
+    def _unchanged_since_scan(self, path: str) -> bool:
+        disk = local_path(self.root, path)
+        cached = self.scanned.get(paths.key(path))
+        now = _lstat(disk)
+        if cached is None:
+            return now is None or (now is not None and stat.S_ISDIR(now.st_mode))
+        return now is not None and LocalStat(now.st_size, now.st_mtime_ns, now.st_ino) == cached.stat
+
+    def _downloads(self, batch: list[a.Download]) -> None:
+        """Bring many files here at once; each that fails is reported alone."""
+        wanted: dict[Path, tuple[a.Download, journal.RemoteFile]] = {}
+        for action in batch:
+            remote = self.index.remote_file(paths.key(action.path))
+            if not self._unchanged_since_scan(action.path):
+                self._fail(action.path, "changed on disk during the sync; planned again")
+            elif remote is None:
+                self._fail(action.path, "the server's chunk list is not known yet")
+            else:
+                wanted[local_path(self.root, action.path)] = (action, remote)
+        files = [
+            transfer.Download(disk, remote.chunks, action.content_hash, remote.mtime_s or None)
+            for disk, (action, remote) in wanted.items()
+        ]
+        failed = transfer.download_many(
+            self.api, self.namespace_id, files, pool=self.pool, on_chunk=self._got
+        )
+        with self.index.transaction() as tx:
+            for disk, (action, remote) in wanted.items():
+                if disk in failed:
+                    self._fail(action.path, failed[disk])
+                    continue
+                info = os.lstat(disk)
+                local = LocalStat(info.st_size, info.st_mtime_ns, info.st_ino)
+                item = Item(
+                    action.path,
+                    FILE,
+                    action.content_hash,
+                    action.size,
+                    action.rev,
+                    action.object_id,
+                    info.st_ino,
+                )
+                self._put(tx, item, local)
+                tx.put_stats({paths.key(action.path): CachedHash(local, action.content_hash, remote.chunks)})
+                self.outcome.done += 1
+
+    def _got(self, size: int) -> None:
+        self.outcome.bytes_down += size
+        self.on_bytes(size)
+
+    def _mkdir(self, action: a.CreateLocalFolder) -> None:
+        disk = local_path(self.root, action.path)
+        disk.mkdir(exist_ok=True)
+        if not disk.is_dir():
+            raise errors.DriftboxError(f"{action.path}: a file is in the way of a folder")
+        with self.index.transaction() as tx:
+            self._put(tx, Item(action.path, FOLDER, "", 0, action.rev, action.object_id, _inode(disk)), None)
+
+    def _delete(self, action: a.DeleteLocal) -> None:
+        disk = local_path(self.root, action.path)
+        if action.kind == FILE:
+            cached = self.scanned.get(paths.key(action.path))
+            if cached is None or cached.content_hash != action.content_hash:
+                return  # not the bytes the plan saw: left alone, the next round sees what is there
+            if not self._unchanged_since_scan(action.path):
+                return
+            disk.unlink(missing_ok=True)
+        else:
+            try:
+                disk.rmdir()
+            except FileNotFoundError:
+                pass
+            except OSError:
+                return  # not empty: something unsynced is inside; the next round uploads it
+        with self.index.transaction() as tx:
+            self._drop_below(tx, action.path)
+
+    def _move(self, action: a.MoveLocal) -> None:
+        source = local_path(self.root, action.from_path)
+        target = local_path(self.root, action.to_path)
+        same_key = paths.key(action.from_path) == paths.key(action.to_path)
+        if not same_key and _lstat(target) is not None:
+            raise errors.DriftboxError(f"{action.to_path}: something is already there; planned again")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(source, target)
+        with self.index.transaction() as tx:
+            self._move_synced(tx, action.from_path, action.to_path)
+
+
+def _kind(action: a.Action) -> str:
+    if isinstance(action, a.REMOTE_ACTIONS):
+        return "remote"
+    return "download" if isinstance(action, a.Download) else "local"
+
+
+def _batches(plan: Sequence[a.Action]) -> Iterator[list[a.Action]]:
+    """Runs of remote actions, of downloads, and of the rest, in plan order (at most MAX_OPS each)."""
+    batch: list[a.Action] = []
+    for action in plan:
+        if batch and (_kind(action) != _kind(batch[0]) or len(batch) >= MAX_OPS):
+            yield batch
+            batch = []
+        batch.append(action)
+    if batch:
+        yield batch
+
+
+def _paths_of(action: a.RemoteAction) -> list[str]:
+    if isinstance(action, a.MoveRemote):
+        return [action.from_path, action.to_path]
+    return [action.path]
+
+
+def _lstat(path: Path) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        return None
+
+
+def _inode(path: Path) -> int | None:
+    info = _lstat(path)
+    return info.st_ino if info is not None else None

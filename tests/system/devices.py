@@ -1,0 +1,65 @@
+"""Devices for system tests: each a `driftbox` command with its own home and folder, run as a user
+would run it, against a local stack."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+from infra.local.child import LocalStack
+
+DRIFTBOX = str(Path(sys.executable).with_name("driftbox"))
+PASSWORD = "correct horse battery"
+
+
+class Device:
+    def __init__(self, stack: LocalStack, base: Path, name: str) -> None:
+        self.stack = stack
+        self.name = name
+        self.home = base / f"{name}-home"
+        self.folder = base / f"{name}-folder"
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def run(self, *args: str, check: bool = True, timeout_s: float = 300) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "DRIFTBOX_PASSWORD": PASSWORD}
+        done = subprocess.run(
+            [DRIFTBOX, "--server", self.stack.api, "--home", str(self.home), *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout_s,
+            check=False,
+        )
+        if check and done.returncode != 0:
+            said = f"{done.stdout}\n{done.stderr}"
+            raise AssertionError(f"driftbox {' '.join(args)} exited {done.returncode}:\n{said}")
+        return done
+
+    def sync(self) -> subprocess.CompletedProcess[str]:
+        return self.run("sync", "--once")
+
+    def file(self, relative: str) -> Path:
+        return self.folder / relative
+
+
+def new_user(stack: LocalStack, base: Path, *names: str) -> list[Device]:
+    """A new account with a device per name, each logged in and linked to its own folder."""
+    email = f"u{uuid.uuid4().hex[:10]}@example.com"
+    devices = [Device(stack, base, name) for name in names]
+    devices[0].run("signup", email)
+    for device in devices:
+        device.run("login", email, "--device", device.name)
+        device.run("link", str(device.folder))
+    return devices
+
+
+def tree(folder: Path) -> dict[str, bytes | None]:
+    """Every file (its bytes) and folder (None) below ``folder``, by relative path."""
+    found: dict[str, bytes | None] = {}
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder).as_posix()
+        found[relative] = path.read_bytes() if path.is_file() else None
+    return found
