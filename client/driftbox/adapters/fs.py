@@ -1,4 +1,4 @@
-"""Reading local files for sync: hashing one file, and refusing a result the file outran."""
+"""Local files for sync: hashing one (refusing a result the file outran), and making writes durable."""
 
 from __future__ import annotations
 
@@ -32,3 +32,12 @@ def hash_file(path: Path) -> Hashed:
             f"{hashed.size} read); it will be read again once it settles"
         )
     return hashed
+
+
+def fsync_path(path: Path) -> None:
+    """fsync a file, or a folder (so that a rename or a new entry in it survives a power cut)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import platformdirs
 
+from driftbox.adapters.fs import fsync_path
 from driftbox.errors import DriftboxError
 
 APP_NAME = "driftbox"
@@ -137,7 +138,7 @@ def write_private(path: Path, data: bytes) -> None:
             temp.flush()
             os.fsync(temp.fileno())
         os.replace(temp_name, path)
-        _fsync_dir(path.parent)  # the rename itself survives a power cut
+        fsync_path(path.parent)  # the rename itself survives a power cut
     except OSError as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp_name)
@@ -161,11 +162,3 @@ def _tighten(path: Path, mode: int) -> None:
     current = stat.S_IMODE(path.stat().st_mode)
     if current & ~mode:
         os.chmod(path, current & mode)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from driftbox.adapters.api import Api
+from driftbox.adapters.fs import fsync_path
 from driftbox.core.model import CHUNK_SIZE
 from driftbox.errors import DriftboxError
 
@@ -163,11 +164,11 @@ def download_many(
             if file.target in failed or file.target not in parts:
                 continue
             part = parts[file.target]
-            _fsync(part)
+            fsync_path(part)
             if file.mtime_s:
                 os.utime(part, (file.mtime_s, file.mtime_s))
             os.replace(part, file.target)
-            _fsync_folder(file.target.parent)
+            fsync_path(file.target.parent)
     finally:
         for part in parts.values():
             with contextlib.suppress(FileNotFoundError):
@@ -175,24 +176,8 @@ def download_many(
     return failed
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _content_hash(chunks: Iterable[str]) -> str:
     digest = hashlib.sha256()
     for chunk in chunks:
         digest.update(bytes.fromhex(chunk))
     return digest.hexdigest()
-
-
-def _fsync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
