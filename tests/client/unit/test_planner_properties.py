@@ -19,7 +19,8 @@ from driftbox.core.model import FILE, FOLDER, Item, same_content
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from tests.client.unit.simulator import BadAction, World
+from tests.client.unit.fakes import BadAction
+from tests.client.unit.simulator import World
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,293 @@
+"""A fake server and a fake disk: the two sides the planner's tests apply plans to.
+
+The server applies commits with the rules of ``chalicelib/domain/commit.py`` (re-implemented here:
+the client never imports chalicelib): a put against a stale ``parent_rev`` is a conflict and the
+whole commit changes nothing; a put or mkdir under missing folders creates them; a delete of a
+folder is recursive; a move of a folder moves its subtree; a put of the bytes already there is a
+no-op. It keeps every content hash ever stored (``history``). The disk is case-insensitive and
+case-preserving (one entry per key) but strict about spelling: an action must name every existing
+component exactly as the disk spells it, as a case-sensitive disk would require.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+from driftbox.core import paths
+from driftbox.core.model import FILE, FOLDER, Item, Kind
+
+
+class Refused(Exception):
+    """The server's 409 conflict: nothing of the commit was applied."""
+
+
+class UnsafeAction(AssertionError):
+    """An action that breaks a promise of the planner (it would lose unsynced content)."""
+
+
+class BadAction(AssertionError):
+    """An action the executor cannot apply as planned: a planner bug, not a race."""
+
+
+def size_of(content_hash: str) -> int:
+    return len(content_hash)  # "" for folders: 0
+
+
+# -- the server ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Node:
+    path: str
+    kind: Kind
+    object_id: str | None
+    rev: int
+    live: bool
+    content_hash: str = ""
+
+    def item(self) -> Item:
+        size = size_of(self.content_hash)
+        return Item(self.path, self.kind, self.content_hash, size, rev=self.rev, object_id=self.object_id)
+
+
+@dataclass
+class Effect:
+    """What one op did: its result, the live node it replaced (put) and the nodes it deleted."""
+
+    result: Node
+    replaced: Node | None = None
+    deleted: list[Node] = field(default_factory=list)
+
+
+class FakeServer:
+    def __init__(self) -> None:
+        self.nodes: dict[str, Node] = {}
+        self.history: set[str] = set()
+        self._ids = itertools.count(1)
+
+    def tree(self) -> dict[str, Item]:
+        return {k: node.item() for k, node in self.nodes.items() if node.live}
+
+    def commit(self, ops: Sequence[tuple[object, ...]]) -> list[Effect]:
+        """Apply all ops in order, or none of them (``Refused``)."""
+        saved = dict(self.nodes)
+        try:
+            return [self._apply(op) for op in ops]
+        except Refused:
+            self.nodes = saved
+            raise
+
+    def _apply(self, op: tuple[object, ...]) -> Effect:
+        name, *args = op
+        method: Callable[..., Effect] = getattr(self, f"_{name}")  # _put, _mkdir, _delete, _move
+        return method(*args)
+
+    def _live(self, path_key: str) -> Node | None:
+        node = self.nodes.get(path_key)
+        return node if node is not None and node.live else None
+
+    def _successor(self, current: Node | None, kind: Kind) -> tuple[str, int]:
+        if current is not None and current.object_id is not None and current.kind == kind:
+            return current.object_id, current.rev + 1
+        return f"id{next(self._ids)}", 1
+
+    def _ensure_parents(self, path: str) -> str:
+        display = ""
+        for ancestor in paths.ancestors(path):
+            node = self.nodes.get(paths.key(ancestor))
+            if node is not None and node.live:
+                if node.kind == FILE:
+                    raise Refused(node.path)
+                display = node.path
+                continue
+            display = f"{display}/{paths.name(ancestor)}"
+            object_id, rev = self._successor(node, FOLDER)
+            self.nodes[paths.key(display)] = Node(display, FOLDER, object_id, rev, True)
+        return display
+
+    def _put(self, path: str, parent_rev: int | None, content_hash: str) -> Effect:
+        live = self._live(paths.key(paths.normalize(path)))
+        if (live is not None and live.kind == FOLDER) or parent_rev != (live.rev if live else None):
+            raise Refused(path)
+        if live is not None and live.content_hash == content_hash:
+            return Effect(live)
+        self.history.add(content_hash)
+        return Effect(self._create(live.path if live else path, FILE, content_hash), replaced=live)
+
+    def _mkdir(self, path: str) -> Effect:
+        live = self._live(paths.key(paths.normalize(path)))
+        if live is not None and live.kind == FILE:
+            raise Refused(path)
+        return Effect(live or self._create(path, FOLDER, ""))
+
+    def _create(self, path: str, kind: Kind, content_hash: str) -> Node:
+        """A new revision at ``path``: the same object id if the last one there was of this kind."""
+        path = paths.normalize(path)
+        current = self.nodes.get(paths.key(path))
+        display = (
+            current.path if current and current.live else f"{self._ensure_parents(path)}/{paths.name(path)}"
+        )
+        object_id, rev = self._successor(current, kind)
+        node = Node(display, kind, object_id, rev, True, content_hash)
+        self.nodes[paths.key(display)] = node
+        return node
+
+    def _source(self, path: str, parent_rev: int | None) -> Node:
+        live = self._live(paths.key(paths.normalize(path)))
+        if live is None:
+            raise Refused(path)
+        if parent_rev != live.rev and not (parent_rev is None and live.kind == FOLDER):
+            raise Refused(path)
+        return live
+
+    def _below(self, path_key: str) -> list[Node]:
+        return sorted(
+            (n for k, n in self.nodes.items() if n.live and paths.is_within(k, path_key)),
+            key=lambda n: paths.key(n.path),
+        )
+
+    def _delete(self, path: str, parent_rev: int | None) -> Effect:
+        target = self._source(path, parent_rev)
+        doomed = [target, *self._below(paths.key(target.path))] if target.kind == FOLDER else [target]
+        for node in doomed:
+            self.nodes[paths.key(node.path)] = replace(node, rev=node.rev + 1, live=False, content_hash="")
+        return Effect(target, deleted=doomed)
+
+    def _move(self, from_path: str, to_path: str, parent_rev: int | None) -> Effect:
+        source = self._source(from_path, parent_rev)
+        to_path = paths.normalize(to_path)
+        source_key, to_key = paths.key(source.path), paths.key(to_path)
+        if paths.is_within(to_key, source_key):
+            raise BadAction(f"move of {from_path} into itself")
+        if to_key != source_key:
+            if self._live(to_key) is not None:
+                raise Refused(to_path)
+            new_root = f"{self._ensure_parents(to_path)}/{paths.name(to_path)}"
+        else:
+            new_root = f"{paths.parent(source.path).rstrip('/')}/{paths.name(to_path)}"
+        if new_root == source.path:
+            return Effect(source)
+        moving = [source, *self._below(source_key)] if source.kind == FOLDER else [source]
+        for node in moving:
+            if to_key != source_key:
+                self.nodes[paths.key(node.path)] = replace(node, object_id=None, live=False, content_hash="")
+        result = source
+        for node in moving:
+            moved = replace(node, path=paths.rebase(node.path, source.path, new_root))
+            self.nodes[paths.key(moved.path)] = moved
+            result = moved if node is source else result
+        return Effect(result)
+
+    # -- another device's edits (always against the current revs) ------------------------------
+    def other_device(self, op: tuple[object, ...]) -> bool:
+        try:
+            self.commit([op])
+        except (Refused, paths.InvalidPath, BadAction):
+            return False
+        return True
+
+
+# -- the disk -----------------------------------------------------------------------------------
+
+
+class FakeDisk:
+    def __init__(self, *, reuse_inodes: bool = False) -> None:
+        self.entries: dict[str, Item] = {}
+        self._next_inode = itertools.count(100)
+        self._freed: list[int] = []
+        self._reuse_inodes = reuse_inodes
+
+    def tree(self) -> dict[str, Item]:
+        return dict(self.entries)
+
+    def _inode(self) -> int:
+        if self._reuse_inodes and self._freed:  # ext4 hands out freed inodes again
+            return self._freed.pop()
+        return next(self._next_inode)
+
+    def _free(self, entry: Item) -> None:
+        assert entry.inode is not None
+        self._freed.append(entry.inode)
+
+    def exact(self, path: str) -> Item | None:
+        """The entry at ``path`` if every component is spelled as on disk; BadAction otherwise."""
+        for ancestor in paths.ancestors(path):
+            entry = self.entries.get(paths.key(ancestor))
+            if entry is None or entry.path != ancestor or entry.kind != FOLDER:
+                raise BadAction(f"{path}: no folder spelled {ancestor} on disk")
+        entry = self.entries.get(paths.key(path))
+        if entry is not None and entry.path != path:
+            raise BadAction(f"{path}: the disk spells it {entry.path}")
+        return entry
+
+    def below(self, path_key: str) -> list[str]:
+        return sorted((k for k in self.entries if paths.is_within(k, path_key)), key=lambda k: k.count("/"))
+
+    # -- what the executor does ----------------------------------------------------------------
+    def write(self, path: str, content_hash: str) -> Item:
+        """A temporary file renamed over the target: a new inode."""
+        existing = self.exact(path)
+        if existing is not None and existing.kind != FILE:
+            raise BadAction(f"a file written over the folder {path}")
+        if existing is not None:
+            self._free(existing)
+        entry = self.entries[paths.key(path)] = Item(
+            path, FILE, content_hash, size_of(content_hash), inode=self._inode()
+        )
+        return entry
+
+    def mkdir(self, path: str) -> Item:
+        existing = self.exact(path)
+        if existing is not None and existing.kind != FOLDER:
+            raise BadAction(f"mkdir over the file {path}")
+        entry = self.entries[paths.key(path)] = existing or Item(path, FOLDER, inode=self._inode())
+        return entry
+
+    def delete(self, path: str, kind: Kind, content_hash: str) -> bool:
+        """Delete a file only at that content, a folder only if empty; False if it left it."""
+        entry = self.exact(path)
+        if entry is None or entry.kind != kind:
+            return False
+        if kind == FILE and entry.content_hash != content_hash:
+            return False
+        if kind == FOLDER and self.below(paths.key(path)):
+            return False
+        del self.entries[paths.key(path)]
+        self._free(entry)
+        return True
+
+    def rename(self, from_path: str, to_path: str) -> None:
+        source = self.exact(from_path)
+        if source is None:
+            raise BadAction(f"rename of a missing {from_path}")
+        from_key, to_key = paths.key(from_path), paths.key(to_path)
+        if paths.is_within(to_key, from_key):
+            raise BadAction(f"rename of {from_path} into itself")
+        if to_key != from_key and self.exact(to_path) is not None:
+            raise BadAction(f"rename onto the existing {to_path}")
+        if to_key == from_key:
+            self.exact(paths.parent(to_path))
+        moving = [from_key, *self.below(from_key)]
+        entries = [self.entries.pop(k) for k in moving]
+        for entry in entries:
+            new_path = paths.reroot(entry.path, from_path, to_path)
+            self.entries[paths.key(new_path)] = replace(entry, path=new_path)
+
+    # -- what only a user does ----------------------------------------------------------------
+    def remove_tree(self, path: str) -> None:
+        if self.exact(path) is None:
+            raise BadAction(f"rm -r of a missing {path}")
+        for k in [paths.key(path), *self.below(paths.key(path))]:
+            self._free(self.entries.pop(k))
+
+    def edit_in_place(self, path: str, content_hash: str) -> None:
+        """An edit that keeps the inode (an editor that saves through a new file: ``write``)."""
+        entry = self.exact(path)
+        if entry is None or entry.kind != FILE:
+            raise BadAction(f"no file {path} to edit")
+        self.entries[paths.key(path)] = replace(entry, content_hash=content_hash, size=size_of(content_hash))
+
+
+# -- the executor -------------------------------------------------------------------------------
