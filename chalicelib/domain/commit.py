@@ -3,6 +3,11 @@
 Pure: the tree is read through ``TreeView`` and nothing is written. Ops apply in order, each
 seeing the effect of the ones before it; every conflict is collected so the client learns of all
 of them at once, and any conflict refuses the whole commit.
+
+A new revision's ``rev`` is the ``seq`` of the journal entry that makes it (a put, a mkdir, a
+delete's tombstone); a move keeps it, as the content does not change. Seqs never repeat within a
+namespace, so a rev names one version of one object: a ``parent_rev`` seen on an object that has
+since been moved away can never match a different object created at its old path later.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from chalicelib.domain.model import (
     PutOp,
     RestoreOp,
 )
-from chalicelib.errors import Conflict, InvalidRequest, TooLarge
+from chalicelib.errors import Conflict, CursorReset, InvalidRequest, TooLarge
 
 
 class TreeView(Protocol):
@@ -65,6 +70,9 @@ class _Planner:
         self._now_ms = now_ms
         self._new_id = new_id
         self._max_entries = max_entries
+        # For a node this commit moved: the seq of its last change before this commit (0 if this
+        # commit created it), since its own seq now names the move, which the device did itself.
+        self._outside_seq: dict[str, int] = {}
         self.plan = Plan()
 
     # -- reading the tree as changed so far -------------------------------------------------
@@ -82,11 +90,21 @@ class _Planner:
         below.update((k, n) for k, n in self._overlay.items() if paths.is_within(k, path_key))
         return sorted((n for n in below.values() if n.live), key=lambda n: n.path_key)
 
+    def _last_outside_change(self, node: Node) -> int:
+        """The seq of the newest change to ``node`` made by anything but this commit's ops."""
+        if node.seq <= self._head_seq:
+            return node.seq
+        return self._outside_seq.get(node.path_key, 0)
+
     # -- writing ------------------------------------------------------------------------------
-    def _emit(self, op: str, node: Node, from_path: str | None = None) -> Entry:
+    def _next_seq(self) -> int:
+        """The seq of the next entry: also the rev of a revision that entry makes."""
+        return self._head_seq + len(self.plan.entries) + 1
+
+    def _emit(self, op: str, node: Node, from_path: str | None = None, outside_seq: int = 0) -> Entry:
         if len(self.plan.entries) >= self._max_entries:
             raise TooLarge(f"a commit may change at most {self._max_entries} paths; split it")
-        seq = self._head_seq + len(self.plan.entries) + 1
+        seq = self._next_seq()
         assert node.object_id is not None
         entry = Entry(
             seq=seq,
@@ -103,6 +121,7 @@ class _Planner:
         )
         self.plan.entries.append(entry)
         self._overlay[node.path_key] = entry.node()
+        self._outside_seq[node.path_key] = outside_seq
         return entry
 
     def _result(self, node: Node) -> None:
@@ -110,11 +129,11 @@ class _Planner:
             {"path": node.path, "object_id": node.object_id, "rev": node.rev, "seq": node.seq}
         )
 
-    def _successor(self, current: Node | None, kind: str) -> tuple[str, int]:
-        """The object id and rev for something new at a path that holds ``current``."""
+    def _successor(self, current: Node | None, kind: str) -> str:
+        """The object id for something new at a path that holds ``current``."""
         if current is not None and current.object_id is not None and current.kind == kind:
-            return current.object_id, current.rev + 1
-        return self._new_id(), 1
+            return current.object_id
+        return self._new_id()
 
     def _ensure_parents(self, path: str) -> str:
         """Create missing folders above ``path``; return the parent's display path ("" for root)."""
@@ -127,8 +146,8 @@ class _Planner:
                 display = node.path
                 continue
             display = f"{display}/{paths.name(ancestor)}"
-            object_id, rev = self._successor(node, FOLDER)
-            self._emit("mkdir", Node(display, FOLDER, object_id, rev, False, 0))
+            object_id = self._successor(node, FOLDER)
+            self._emit("mkdir", Node(display, FOLDER, object_id, self._next_seq(), False, 0))
         return display
 
     # -- ops ----------------------------------------------------------------------------------
@@ -144,8 +163,8 @@ class _Planner:
             self._result(live)  # same bytes: nothing changes, as Dropbox does
             return
         display = live.path if live is not None else f"{self._ensure_parents(op.path)}/{paths.name(op.path)}"
-        object_id, rev = self._successor(current, FILE)
-        entry = self._emit("put", Node(display, FILE, object_id, rev, False, 0, op.content))
+        object_id = self._successor(current, FILE)
+        entry = self._emit("put", Node(display, FILE, object_id, self._next_seq(), False, 0, op.content))
         self.plan.usage_delta_bytes += op.content.size - (live.content.size if live else 0)
         self._result(entry.node())
 
@@ -157,8 +176,9 @@ class _Planner:
             self._result(current)
             return
         display = f"{self._ensure_parents(op.path)}/{paths.name(op.path)}"
-        object_id, rev = self._successor(current, FOLDER)
-        self._result(self._emit("mkdir", Node(display, FOLDER, object_id, rev, False, 0)).node())
+        object_id = self._successor(current, FOLDER)
+        folder = Node(display, FOLDER, object_id, self._next_seq(), False, 0)
+        self._result(self._emit("mkdir", folder).node())
 
     def _check_source(self, path: str, parent_rev: int | None) -> Node:
         live = self._live(paths.key(path))
@@ -168,14 +188,30 @@ class _Planner:
             raise _OpConflict(live.path, live)
         return live
 
+    def _check_seen(self, nodes: list[Node], seen_seq: int) -> None:
+        """Refuse to delete what changed after the device's cursor (first such node, parents first)."""
+        for node in nodes:
+            if self._last_outside_change(node) > seen_seq:
+                raise _OpConflict(node.path, node)
+
     def delete(self, op: DeleteOp) -> None:
+        if op.seen_seq is not None and op.seen_seq > self._head_seq:
+            raise CursorReset(
+                "seen_seq is past the namespace's head: the server no longer knows what this device "
+                "has seen; list the namespace again",
+                path=op.path,
+                seen_seq=op.seen_seq,
+            )
         target = self._check_source(op.path, op.parent_rev)
         doomed = [target]
         if target.kind == FOLDER:
             doomed += self._live_descendants(target.path_key)
+            if op.seen_seq is not None:
+                self._check_seen(doomed, op.seen_seq)
         # Deepest first, so a client replaying the journal empties folders before removing them.
         for node in sorted(doomed, key=lambda n: n.path_key, reverse=True):
-            tombstone = Node(node.path, node.kind, node.object_id, node.rev + 1, True, 0, EMPTY_FOLDER)
+            rev = self._next_seq()
+            tombstone = Node(node.path, node.kind, node.object_id, rev, True, 0, EMPTY_FOLDER)
             entry = self._emit("delete", tombstone)
             self.plan.usage_delta_bytes -= node.content.size
             if node is target:
@@ -207,7 +243,8 @@ class _Planner:
                     node.path, node.kind, None, node.rev, True, node.seq, EMPTY_FOLDER
                 )
             moved = Node(new_path, node.kind, node.object_id, node.rev, False, 0, node.content)
-            entry = self._emit("move", moved, from_path=node.path)
+            outside_seq = self._last_outside_change(node)
+            entry = self._emit("move", moved, from_path=node.path, outside_seq=outside_seq)
             if node is source:
                 self._result(entry.node())
 

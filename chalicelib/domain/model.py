@@ -121,6 +121,8 @@ class MkdirOp:
 class DeleteOp:
     path: str
     parent_rev: int | None
+    # The device's cursor seq: deleting a folder with anything changed after it is a conflict.
+    seen_seq: int | None = None
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ def objects(principal: Principal, namespace_id: str, cursor_text: str | None, li
     return {
         "entries": [e.to_api() for e in entries],
         "cursor": cursors.Cursor(namespace_id, namespace.epoch, seq).encode(),
+        "cursor_seq": seq,
         "has_more": seq < int(namespace.head_seq),
     }
 
@@ -62,7 +63,12 @@ def _listing(namespace: NamespaceModel, cursor: cursors.Cursor, limit: int) -> d
     has_more = len(nodes) > len(page)
     after_key = keys.path_row(page[-1].path_key) if has_more else None
     next_cursor = cursors.Cursor(namespace.namespace_id, namespace.epoch, cursor.seq, after_key)
-    return {"entries": [node_to_api(n) for n in page], "cursor": next_cursor.encode(), "has_more": has_more}
+    return {
+        "entries": [node_to_api(n) for n in page],
+        "cursor": next_cursor.encode(),
+        "cursor_seq": cursor.seq,  # a delete's seen_seq, once every page has been applied
+        "has_more": has_more,
+    }
 
 
 def _history_node(namespace_id: str, path: str) -> Node:

@@ -38,6 +38,7 @@ class DeleteSpec(_Strict):
     op: Literal["delete"]
     path: str
     parent_rev: int | None
+    seen_seq: int | None = None
 
 
 class MoveSpec(_Strict):
@@ -105,6 +106,15 @@ def _rev(value: int | None, i: int) -> int | None:
     return value
 
 
+def _seen_seq(value: int | None, i: int) -> int | None:
+    if value is not None and value < 0:
+        raise InvalidRequest(
+            f"ops.{i}.seen_seq must be the newest journal seq the device has applied (0 or more) or null",
+            field=f"ops.{i}.seen_seq",
+        )
+    return value
+
+
 def to_ops(specs: list[PutSpec | MkdirSpec | DeleteSpec | MoveSpec]) -> list[Op]:
     if not 1 <= len(specs) <= MAX_OPS:
         raise InvalidRequest(f"a commit has 1 to {MAX_OPS} ops")
@@ -117,7 +127,7 @@ def to_ops(specs: list[PutSpec | MkdirSpec | DeleteSpec | MoveSpec]) -> list[Op]
             ops.append(MkdirOp(paths.normalize(spec.path, field=f"ops.{i}.path")))
         elif isinstance(spec, DeleteSpec):
             path = paths.normalize(spec.path, field=f"ops.{i}.path")
-            ops.append(DeleteOp(path, _rev(spec.parent_rev, i)))
+            ops.append(DeleteOp(path, _rev(spec.parent_rev, i), _seen_seq(spec.seen_seq, i)))
         else:
             from_path = paths.normalize(spec.from_path, field=f"ops.{i}.from")
             to_path = paths.normalize(spec.to, field=f"ops.{i}.to")

@@ -25,7 +25,7 @@ def tree(api: Api) -> dict[str, dict[str, Any]]:
 
 def test_put_creates_parents_and_reads_back(alice: Api) -> None:
     result = save(alice, "/docs/notes/a.txt", b"hello")
-    assert result["rev"] == 1
+    assert result["rev"] == result["seq"] == 3  # a new revision's rev is the seq that made it
     listing = tree(alice)
     assert set(listing) == {"/docs", "/docs/notes", "/docs/notes/a.txt"}
     assert listing["/docs"]["kind"] == "folder"
@@ -177,14 +177,13 @@ def test_delete_and_overwrite_keep_history_and_restore_brings_it_back(alice: Api
 
 
 def test_folder_move_is_metadata_only(alice: Api) -> None:
-    for i in range(5):
-        save(alice, f"/src/sub/f{i}.txt", f"file {i}".encode())
+    revs = [save(alice, f"/src/sub/f{i}.txt", f"file {i}".encode())["rev"] for i in range(5)]
     status, body = commit(alice, {"op": "move", "from": "/src", "to": "/dst/moved", "parent_rev": None})
     assert status == 200, body
     listing = tree(alice)
     assert not any(p.startswith("/src") for p in listing)
     assert {f"/dst/moved/sub/f{i}.txt" for i in range(5)} <= set(listing)
-    assert listing["/dst/moved/sub/f0.txt"]["rev"] == 1  # a move keeps the revision
+    assert [listing[f"/dst/moved/sub/f{i}.txt"]["rev"] for i in range(5)] == revs  # a move keeps revs
     status, body = alice.post(
         "/v1/chunks/upload",
         {

@@ -34,7 +34,7 @@ def test_results_one_per_op_with_path_object_rev_and_seq() -> None:
     tree = FakeTree.of(D("/Docs"), F("/Docs/same", 3, b"x"))
     result = plan(tree, PutOp("/docs/new", None, Y), PutOp("/docs/same", 3, X), MkdirOp("/docs"))
     new, same, docs = result.results
-    assert new == {"path": "/Docs/new", "object_id": "obj1", "rev": 1, "seq": 3}
+    assert new == {"path": "/Docs/new", "object_id": "obj1", "rev": 3, "seq": 3}
     # Unchanged content: the current revision, with the seq that made it.
     assert same == {"path": "/Docs/same", "object_id": "id:/Docs/same", "rev": 3, "seq": 2}
     assert docs == {"path": "/Docs", "object_id": "id:/Docs", "rev": 1, "seq": 1}
@@ -52,13 +52,13 @@ def test_object_ids_new_kept_and_continued() -> None:
         PutOp("/p/q/new", None, Y),
     )
     ids = {e.path: (e.object_id, e.rev) for e in result.entries}
-    assert ids == {
-        "/kept": ("id:/kept", 3),
-        "/gone": ("id:/gone", 4),  # re-created: the same object, its history continues
-        "/moved-away": ("obj1", 1),  # the old object lives on elsewhere: a new one here
-        "/p": ("obj2", 1),
-        "/p/q": ("obj3", 1),
-        "/p/q/new": ("obj4", 1),
+    assert ids == {  # each rev is its entry's seq (the tree's head was 3)
+        "/kept": ("id:/kept", 4),
+        "/gone": ("id:/gone", 5),  # re-created: the same object, its history continues
+        "/moved-away": ("obj1", 6),  # the old object lives on elsewhere: a new one here
+        "/p": ("obj2", 7),
+        "/p/q": ("obj3", 8),
+        "/p/q/new": ("obj4", 9),
     }
 
 
@@ -78,8 +78,8 @@ def test_delete_of_a_folder_leaves_tombstones_that_keep_their_objects() -> None:
     tree = FakeTree.of(D("/d", 2), F("/d/x", 4, b"abc"), F("/d/gone", 7, deleted=True))
     commit(tree, DeleteOp("/d", None))
     assert tree.live() == {}
-    assert tree.at("/d") == Node("/d", FOLDER, "id:/d", 3, True, 5)
-    assert tree.at("/d/x") == Node("/d/x", FILE, "id:/d/x", 5, True, 4, EMPTY_FOLDER)
+    assert tree.at("/d") == Node("/d", FOLDER, "id:/d", 5, True, 5)
+    assert tree.at("/d/x") == Node("/d/x", FILE, "id:/d/x", 4, True, 4, EMPTY_FOLDER)
     assert tree.at("/d/gone") == Node("/d/gone", FILE, "id:/d/gone", 7, True, 3, EMPTY_FOLDER)
 
 
@@ -115,12 +115,13 @@ def test_case_only_rename_keeps_one_node_at_the_key() -> None:
     assert tree.nodes["/docs/readme"].rev == 3
 
 
-def test_re_created_file_continues_object_and_rev_across_commits() -> None:
+def test_re_created_file_continues_object_across_commits_with_a_new_rev() -> None:
     tree = FakeTree()
+    commit(tree, MkdirOp("/d"))
     first = commit(tree, PutOp("/x", None, X)).entries[0]
-    commit(tree, DeleteOp("/x", 1))
+    commit(tree, DeleteOp("/x", first.rev))
     again = commit(tree, PutOp("/X", None, Y)).entries[0]
-    assert (again.object_id, again.rev, again.path) == (first.object_id, 3, "/X")
+    assert (first.rev, again.object_id, again.rev, again.path) == (2, first.object_id, 4, "/X")
 
 
 def test_conflict_body_names_the_current_kind() -> None:
@@ -153,6 +154,6 @@ def test_too_many_entries_is_too_large() -> None:
 def test_move_entries_keep_content_and_delete_entries_drop_it() -> None:
     tree = FakeTree.of(F("/a", 1, b"hello"))
     moved = commit(tree, MoveOp("/a", "/b", 1)).entries[0]
-    assert moved.content == blob(b"hello")
+    assert (moved.content, moved.rev, moved.seq) == (blob(b"hello"), 1, 2)
     deleted = commit(tree, DeleteOp("/b", 1)).entries[0]
-    assert (deleted.content, deleted.deleted, deleted.rev) == (EMPTY_FOLDER, True, 2)
+    assert (deleted.content, deleted.deleted, deleted.rev) == (EMPTY_FOLDER, True, 3)

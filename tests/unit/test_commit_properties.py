@@ -1,4 +1,4 @@
-"""plan_commit under random commits: the tree stays a tree and the journal stays gapless."""
+"""plan_commit under random commits: the tree stays a tree, the journal gapless, each rev one version."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ from chalicelib.domain import paths
 from chalicelib.domain.commit import plan_commit
 from chalicelib.domain.model import FILE, FOLDER, DeleteOp, MkdirOp, MoveOp, Node, Op, Plan, PutOp, RestoreOp
 from chalicelib.domain.projection import nodes_from_entries
-from chalicelib.errors import Conflict, InvalidRequest
+from chalicelib.errors import Conflict, CursorReset, InvalidRequest
 from tests.unit.fake_tree import FakeTree, blob
 
 # Names that collide by case, by case folding (ß/SS) and by normalization (é NFC/NFD).
 COMPONENTS = ("a", "A", "b", "\u00df", "SS", "\u00e9", "e\u0301")
 BLOBS = (blob(b""), blob(b"x"), blob(b"yy"), blob(b"zzz"))
-Outcome = Literal["ok", "conflict", "invalid"]
+Outcome = Literal["ok", "conflict", "invalid", "reset"]
 
 _raw_path = st.lists(st.sampled_from(COMPONENTS), min_size=1, max_size=3).map(lambda p: "/" + "/".join(p))
 
@@ -31,6 +31,8 @@ class History:
     usage_bytes: int = 0
     last_rev: dict[str, int] = field(default_factory=dict)
     kind: dict[str, str] = field(default_factory=dict)
+    # rev -> the one version it names: (object_id, content_hash, deleted)
+    versions: dict[int, tuple[str, str, bool]] = field(default_factory=dict)
 
 
 def _live(tree: FakeTree, path: str) -> Node | None:
@@ -58,7 +60,18 @@ def _draw_rev(data: st.DataObject, tree: FakeTree, path: str) -> int | None:
         return live.rev if live else None
     if choice == "none":
         return None
-    return data.draw(st.integers(min_value=1, max_value=6))
+    # Stale: often a rev the namespace has used, on this object or on another.
+    known = sorted({n.rev for n in tree.nodes.values()})
+    use_known: bool = data.draw(st.booleans())
+    if known and use_known:
+        return data.draw(st.sampled_from(known))
+    return data.draw(st.integers(min_value=1, max_value=max(6, tree.head_seq)))
+
+
+def _draw_seen_seq(data: st.DataObject, tree: FakeTree) -> int | None:
+    if data.draw(st.booleans()):
+        return None
+    return data.draw(st.integers(min_value=max(0, tree.head_seq - 3), max_value=tree.head_seq + 1))
 
 
 def _draw_op(data: st.DataObject, tree: FakeTree) -> Op:
@@ -71,7 +84,7 @@ def _draw_op(data: st.DataObject, tree: FakeTree) -> Op:
     if kind == "mkdir":
         return MkdirOp(path)
     if kind == "delete":
-        return DeleteOp(path, _draw_rev(data, tree, path))
+        return DeleteOp(path, _draw_rev(data, tree, path), _draw_seen_seq(data, tree))
     folders = sorted(n.path for n in tree.live().values() if n.kind == FOLDER)
     if folders and data.draw(st.booleans()):  # type: ignore[arg-type,operator]
         path = data.draw(st.sampled_from(folders))  # moving folders with contents is where bugs hide
@@ -103,6 +116,8 @@ def _predict(tree: FakeTree, op: Op) -> Outcome:
         if live is not None:
             return "ok" if live.kind == FOLDER else "conflict"
         return "conflict" if _file_above(tree, op.path) else "ok"
+    if isinstance(op, DeleteOp) and op.seen_seq is not None and op.seen_seq > tree.head_seq:
+        return "reset"
     source_path = op.path if isinstance(op, DeleteOp) else op.from_path
     source = _live(tree, source_path)
     if source is None or (
@@ -110,6 +125,14 @@ def _predict(tree: FakeTree, op: Op) -> Outcome:
     ):
         return "conflict"
     if isinstance(op, DeleteOp):
+        if source.kind == FOLDER and op.seen_seq is not None:
+            doomed = [
+                n
+                for k, n in tree.live().items()
+                if k == source.path_key or paths.is_within(k, source.path_key)
+            ]
+            if any(n.seq > op.seen_seq for n in doomed):
+                return "conflict"
         return "ok"
     if paths.is_within(paths.key(op.to_path), source.path_key):
         return "invalid"
@@ -170,11 +193,14 @@ def _check_entries(tree: FakeTree, ops: list[Op], result: Plan, history: History
     assert len(result.results) == len(ops)
     for entry in result.entries:
         assert (entry.from_path is not None) == (entry.op == "move")
-        last = history.last_rev.get(entry.object_id)
-        if last is None:
-            assert entry.rev == 1, "a new object starts at rev 1"
+        version = (entry.object_id, entry.content.content_hash, entry.deleted)
+        if entry.op == "move":
+            assert entry.rev == history.last_rev[entry.object_id], "a move keeps the rev"
+            assert history.versions[entry.rev] == version, "a moved rev names the same version"
         else:
-            assert entry.rev == (last if entry.op == "move" else last + 1), entry
+            assert entry.rev == entry.seq, "a new revision's rev is its entry's seq"
+            assert entry.rev not in history.versions, f"rev {entry.rev} names two versions"
+            history.versions[entry.rev] = version
         history.last_rev[entry.object_id] = entry.rev
         assert history.kind.setdefault(entry.object_id, entry.kind) == entry.kind, "an object keeps its kind"
     history.usage_bytes += result.usage_delta_bytes
@@ -227,6 +253,11 @@ def test_random_commits_keep_the_tree_and_the_journal_sound(data: st.DataObject)
         except Conflict as exc:
             assert predicted in (None, "conflict"), f"unexpected conflict {exc.details}"
             assert exc.details["conflicts"]
+            assert (tree.nodes, tree.head_seq) == (before.nodes, before.head_seq)
+            continue
+        except CursorReset:
+            assert predicted in (None, "reset")
+            assert any(isinstance(op, DeleteOp) and op.seen_seq is not None for op in ops)
             assert (tree.nodes, tree.head_seq) == (before.nodes, before.head_seq)
             continue
         except InvalidRequest:
