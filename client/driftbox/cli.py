@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from driftbox.synchronizer import Synchronizer
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
+STATUS_LINES = 20  # pending changes `status` lists before "and N more"
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
@@ -48,12 +49,13 @@ class Context:
             raise errors.UsageError("no folder is linked: run `driftbox link DIR` first")
         return Path(self.settings.linked_folder), self.settings.namespace_id
 
-    def synchronizer(self) -> Synchronizer:
+    def synchronizer(self, *, look_only: bool = False) -> Synchronizer:
         from driftbox.synchronizer import Synchronizer
 
         root, namespace_id = self.linked()
         device_name = self.settings.device_name or "device"
-        return Synchronizer.open(self.api(), self.home, root, namespace_id, device_name)
+        api = self.api()
+        return Synchronizer.open(api, self.home, root, namespace_id, device_name, look_only=look_only)
 
     def save(self, **changes: Any) -> None:
         self.settings = replace(self.settings, **changes)
@@ -137,8 +139,18 @@ def link(ctx: Context, folder: Path) -> None:
 
 @cli.command()
 @click.option("--once", is_flag=True, help="one full pass, then exit (0 when everything is in sync)")
+@click.option(
+    "--watch",
+    type=click.Choice(["auto", "polling"]),
+    default="auto",
+    envvar="DRIFTBOX_WATCH",
+    show_envvar=True,
+    show_default=True,
+    help="how to see local changes: the system's file events, falling back to polling where they "
+    "cannot be used (auto), or polling only (for a folder on a network file system)",
+)
 @pass_context
-def sync(ctx: Context, once: bool) -> None:
+def sync(ctx: Context, once: bool, watch: str) -> None:
     """Sync the linked folder: until stopped, or --once."""
     with ctx.synchronizer() as sync:
         if once:
@@ -148,15 +160,16 @@ def sync(ctx: Context, once: bool) -> None:
                 failed = len(report.problems)
                 raise errors.DriftboxError(f"{failed} item(s) not synced; see `driftbox status`")
         else:
-            sync.forever()
+            sync.forever(watch="polling" if watch == "polling" else "auto")
 
 
 @cli.command()
+@click.option("--all", "show_all", is_flag=True, help="list every pending change (else the first 20)")
 @pass_context
-def status(ctx: Context) -> None:
-    """In sync or not: pending uploads and downloads, and what could not be synced."""
-    with ctx.synchronizer() as sync:
-        click.echo(sync.status().describe())
+def status(ctx: Context, show_all: bool) -> None:
+    """In sync or not: pending uploads and downloads, what could not be synced, the last sync."""
+    with ctx.synchronizer(look_only=True) as sync:  # beside a running sync too
+        click.echo(sync.status().describe(limit=None if show_all else STATUS_LINES))
 
 
 def _driftbox_path(ctx: Context, given: str) -> str:

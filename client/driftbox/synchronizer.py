@@ -8,7 +8,11 @@ plan, execute. It ends when a plan has nothing left to do, or after ``MAX_ROUNDS
 What is never read as "delete everything": a linked folder that is missing or lost its marker (an
 unmounted drive, a folder replaced), a server that no longer knows the cursor (410: the trees are
 rebuilt and the synced tree forgotten, so both sides merge and nothing is deleted), an index
-deleted or emptied (the same merge), and any plan the safety check refuses.
+deleted or emptied (the same merge), and any plan the safety check refuses. Nor is a file or
+folder that could not be read (unreadable, changing while read): it stays as last synced.
+
+``status`` makes the plan a pass would make now and applies nothing, saves nothing: it can run
+beside a ``sync``, which holds the home's lock.
 """
 
 from __future__ import annotations
@@ -19,11 +23,13 @@ import fcntl
 import os
 import secrets
 import sys
-from collections.abc import Callable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Literal
 
 from driftbox import errors
 from driftbox.adapters import fs, scanner
@@ -31,13 +37,18 @@ from driftbox.adapters.api import Api
 from driftbox.adapters.home import Home, write_private
 from driftbox.adapters.index import Index
 from driftbox.core import actions as a
-from driftbox.core import journal
+from driftbox.core import journal, paths
 from driftbox.core.model import Item
 from driftbox.core.planner import check_safe, plan
 from driftbox.executor import Executor
+from driftbox.status import NotSynced, Pending, Status, reason
 
 MARKER = ".driftbox"  # in the linked folder's root: proves it is the folder that was linked
 MAX_ROUNDS = 6
+RESET_NOTICE = (
+    "The server no longer knew this device's place in its journal (restored from a backup?): "
+    "this folder and the server were merged, keeping everything, deleting nothing."
+)
 WORKERS = 8
 
 
@@ -63,6 +74,7 @@ class Report:
     downloaded: int = 0
     actions: int = 0
     problems: dict[str, str] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)  # what the user should know, once
 
     @property
     def ok(self) -> bool:
@@ -73,26 +85,7 @@ class Report:
             f"{self.actions} change(s) applied, {self.uploaded:,} bytes up, {self.downloaded:,} bytes down"
         )
         state = "In sync." if self.ok else f"{len(self.problems)} item(s) not synced."
-        return f"{state} {moved}."
-
-
-@dataclass
-class Status:
-    folder: Path
-    pending: Sequence[a.Action]
-    problems: dict[str, str]
-
-    def describe(self) -> str:
-        ups = [x for x in self.pending if isinstance(x, a.REMOTE_ACTIONS)]
-        downs = [x for x in self.pending if isinstance(x, a.LOCAL_ACTIONS)]
-        lines = [f"Folder: {self.folder}"]
-        if not ups and not downs and not self.problems:
-            lines.append("In sync.")
-        else:
-            lines.append(f"Pending: {len(ups)} to send, {len(downs)} to apply here.")
-            lines += [f"  {_describe(x)}" for x in (ups + downs)[:50]]
-        lines += [f"Not synced: {path}: {why}" for path, why in sorted(self.problems.items())]
-        return "\n".join(lines)
+        return "".join(f"{notice}\n" for notice in self.notices) + f"{state} {moved}."
 
 
 @contextlib.contextmanager
@@ -121,16 +114,42 @@ def _lock(path: Path) -> int:
     return fd
 
 
+def _locked_by_another(path: Path) -> bool:
+    try:
+        os.close(_lock(path))
+    except errors.UsageError:
+        return True
+    return False
+
+
 def _without_marker(tree: dict[str, Item]) -> dict[str, Item]:
     return {k: v for k, v in tree.items() if k != "/" + MARKER}
 
 
-def _describe(action: a.Action) -> str:
-    name = type(action).__name__
-    where = (
-        f"{action.from_path} -> {action.to_path}" if isinstance(action, a.MoveRemote | a.MoveLocal) else ""
-    )
-    return f"{name} {where or getattr(action, 'path', '')}"
+def _with_unreadable(
+    local: Mapping[str, Item], problems: Mapping[str, str], synced: Mapping[str, Item]
+) -> dict[str, Item]:
+    """The local tree, where what could not be read stands as last synced: unknown is not deleted.
+
+    A file the scan could not read (permissions, changing while read, vanished mid-walk) or a folder
+    it could not list is missing from ``local``; planned as such, its synced state would be deleted
+    on the server, and so on every other device.
+    """
+    kept = dict(local)
+    for problem_key in {paths.key(path) for path in problems}:
+        for path_key, item in synced.items():
+            if path_key == problem_key or paths.is_within(path_key, problem_key):
+                kept.setdefault(path_key, item)
+    return kept
+
+
+def _pending_size(action: a.Action, local: Mapping[str, Item]) -> int | None:
+    if isinstance(action, a.Download):
+        return action.size
+    if isinstance(action, a.Upload):
+        item = local.get(paths.key(action.path))
+        return item.size if item is not None else None  # a conflicted copy not made yet
+    return None
 
 
 class Synchronizer:
@@ -142,17 +161,25 @@ class Synchronizer:
         self.device_name = device_name
         self.pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="transfer")
         self.last_cursor: str | None = index.cursor()  # for the long-poll thread (no SQLite there)
+        self.sync_running = False  # opened to look only, beside a sync of this home
         self._lock: int | None = None
+        self._notices: list[str] = []
 
     @classmethod
-    def open(cls, api: Api, home: Home, root: Path, namespace_id: str, device_name: str) -> Synchronizer:
-        lock = _lock(home.index_path.with_name("sync.lock"))
+    def open(
+        cls, api: Api, home: Home, root: Path, namespace_id: str, device_name: str, *, look_only: bool = False
+    ) -> Synchronizer:
+        """``look_only`` (for ``status``): without the home's lock, so beside a running sync."""
+        lock_path = home.index_path.with_name("sync.lock")
+        lock = None if look_only else _lock(lock_path)
         try:
             sync = cls(api, Index.open(home.index_path, root, namespace_id), root, namespace_id, device_name)
         except BaseException:
-            os.close(lock)
+            if lock is not None:
+                os.close(lock)
             raise
         sync._lock = lock
+        sync.sync_running = look_only and _locked_by_another(lock_path)
         return sync
 
     def __enter__(self) -> Synchronizer:
@@ -209,33 +236,36 @@ class Synchronizer:
             tx.clear_remote()
             if forget_synced:
                 tx.clear_synced()
-                tx.set_problem("/", "the server no longer knew this device's cursor: merged without deleting")
+                self._notices.append(RESET_NOTICE)
             tx.put_remote_many((k, item, files.get(k)) for k, item in tree.items())
             tx.set_cursor(cursor)
 
     # -- a pass ------------------------------------------------------------------------------------
-    def _scan(self) -> scanner.Scan:
+    def _scan(self, *, save: bool = True) -> scanner.Scan:
         def hasher(path: Path) -> tuple[str, tuple[str, ...]]:
             hashed = fs.hash_file(path)
             return hashed.content_hash, hashed.chunks
 
         found = scanner.scan(self.root, self.index.load_stat_cache(), hasher)
-        for leftover in found.leftovers:  # only one sync runs per home (the lock): these are dead
-            leftover.unlink(missing_ok=True)
         found.tree = _without_marker(found.tree)
-        with self.index.transaction() as tx:
-            tx.replace_stat_cache(found.hashed)
+        if save:  # with the lock: only one sync runs per home, so these leftovers are dead
+            for leftover in found.leftovers:
+                leftover.unlink(missing_ok=True)
+            with self.index.transaction() as tx:
+                tx.replace_stat_cache(found.hashed)
         return found
 
-    def _plan(self, found: scanner.Scan) -> list[a.Action]:
+    def _plan(
+        self, found: scanner.Scan, remote: dict[str, Item] | None = None, *, forget_synced: bool = False
+    ) -> list[a.Action]:
         # Another device's marker never comes here, nor goes there.
-        synced, remote = _without_marker(self.index.load_synced()), _without_marker(self.index.load_remote())
-        reason = check_safe(synced, found.tree, remote)
-        if reason is not None:
-            raise errors.Unsafe(f"not syncing {self.root}: {reason}")
-        actions: list[a.Action] = plan(
-            synced, found.tree, remote, device=self.device_name, today=dt.date.today()
-        )
+        synced = {} if forget_synced else _without_marker(self.index.load_synced())
+        remote = _without_marker(self.index.load_remote() if remote is None else remote)
+        local = _with_unreadable(found.tree, found.problems, synced)
+        why = check_safe(synced, local, remote)
+        if why is not None:
+            raise errors.Unsafe(f"not syncing {self.root}: {why}")
+        actions: list[a.Action] = plan(synced, local, remote, device=self.device_name, today=dt.date.today())
         return actions
 
     def once(self) -> Report:
@@ -265,6 +295,8 @@ class Synchronizer:
             if not work or (outcome.done == 0 and outcome.failed):
                 break
         self._save_problems(report.problems)
+        self._save_last_pass()
+        report.notices, self._notices = self._notices, []
         return report
 
     def _save_problems(self, problems: dict[str, str]) -> None:
@@ -273,16 +305,65 @@ class Synchronizer:
             for path, why in problems.items():
                 tx.set_problem(path, why)
 
+    # -- status: the plan a pass would make now, applied to nothing, saved nowhere ------------------
     def status(self) -> Status:
         self.check_folder()
-        with contextlib.suppress(errors.DriftboxError):
-            self.pull()  # offline: say what is known
-        found = self._scan()
-        actions = [x for x in self._plan(found) if not isinstance(x, a.Record)]
-        problems = {p.path: p.message for p in self.index.problems()} | found.problems
-        return Status(self.root, actions, problems)
+        notices: list[str] = []
+        offline: str | None = None
+        try:
+            remote, reset = self._peek_remote()
+            if reset:
+                notices.append(
+                    "The server no longer knows this device's place: the next sync merges both sides."
+                )
+        except errors.DriftboxError as exc:  # offline: say what is known
+            remote, reset, offline = self.index.load_remote(), False, str(exc)
+        found = self._scan(save=False)
+        actions = self._plan(found, remote, forget_synced=reset)
+        pending = [Pending(x, _pending_size(x, found.tree)) for x in actions if not isinstance(x, a.Record)]
+        recorded = {p.path: p for p in self.index.problems()}
+        not_synced = [
+            NotSynced(
+                path,
+                reason(found.problems.get(path) or recorded[path].message),
+                recorded[path].time_s if path in recorded else None,
+                path in found.problems,
+            )
+            for path in sorted(recorded.keys() | found.problems.keys())
+        ]
+        return Status(self.root, pending, not_synced, self.last_pass_s(), offline, notices, self.sync_running)
 
-    def forever(self) -> None:
+    def _peek_remote(self) -> tuple[dict[str, Item], bool]:
+        """The server's tree now, from the saved one and the journal since; True: it forgot the cursor."""
+        cursor = self.index.cursor()
+        tree, files = (self.index.load_remote(), self.index.load_remote_files()) if cursor else ({}, {})
+        try:
+            pages = list(self.api.pages(self.namespace_id, cursor))
+        except errors.CursorReset:
+            tree, files = {}, {}
+            pages, reset = list(self.api.pages(self.namespace_id)), True
+        else:
+            reset = False
+        for page in pages:
+            journal.apply(tree, files, page["entries"])
+        return tree, reset
+
+    # -- when the last pass finished ---------------------------------------------------------------
+    # Kept beside the index, one small file per linked folder, until the index has a place for it.
+    def _last_pass_path(self) -> Path:
+        return self.index.db_path.with_name(f"last-pass-{self.index.folder_id}")
+
+    def last_pass_s(self) -> float | None:
+        """Unix time the last pass that ran to its end finished (with or without items not synced)."""
+        try:
+            return float(self._last_pass_path().read_text())
+        except (OSError, ValueError):
+            return None
+
+    def _save_last_pass(self) -> None:
+        write_private(self._last_pass_path(), f"{time.time():.3f}\n".encode())
+
+    def forever(self, watch: Literal["auto", "polling"] = "auto") -> None:
         from driftbox.watching import run_forever
 
-        run_forever(self)
+        run_forever(self, watch)

@@ -2,18 +2,24 @@
 
 Triggers: watchdog events in the folder (debounced: a pass starts once events have been quiet for
 half a second, or five seconds after the first), a ``changed`` push on the WebSocket at the
-account's ``notify_url``, else a long-poll on the cursor when no WebSocket can be held, and a timer
-(every minute) that catches whatever the others missed. Every pass rescans the whole folder by stat,
-so an event lost or an inotify queue overflow costs nothing but a little time. Where inotify
-watches run out, the watcher falls back to polling.
+account's ``notify_url``, else a long-poll on the cursor when no WebSocket can be held (a proxy or
+firewall that refuses them), and a timer (every minute) that catches whatever the others missed.
+Every pass rescans the whole folder by stat, so an event lost or an inotify queue overflow costs
+nothing but a little time.
+
+The folder is watched by the system's file events (inotify on Linux); where they cannot be used
+(inotify instances or watches run out) the watcher falls back to polling the folder every
+``POLL_S``. ``--watch polling`` (``DRIFTBOX_WATCH=polling``) polls from the start: network file
+systems (NFS, SMB) report no events for changes made by other machines.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
@@ -25,6 +31,13 @@ if TYPE_CHECKING:
 QUIET_S = 0.5
 MAX_DELAY_S = 5.0
 TIMER_S = 60.0
+POLL_S = 2.0  # the polling watcher stats the whole folder this often
+LONGPOLL_S = 30  # the server caps it (25 s on API Gateway, which ends requests at 29 s)
+NATIVE = "inotify" if sys.platform.startswith("linux") else "file system events"
+# A file opened, or closed unchanged, changed nothing; and every pass reads files (hashing them,
+# uploading them), so a pass would trigger the next one, and so would any other reader of the folder.
+READS = frozenset({"opened", "closed_no_write"})
+Watch = Literal["auto", "polling"]
 
 
 class Trigger:
@@ -48,82 +61,126 @@ class Trigger:
         return True
 
 
-def _watch(sync: Synchronizer, trigger: Trigger) -> Any:
+def watch_folder(sync: Synchronizer, trigger: Trigger, watch: Watch) -> tuple[Any, str]:
+    """A started watchdog observer of the folder, and how it watches (for the user)."""
     from watchdog.events import FileSystemEvent, FileSystemEventHandler
     from watchdog.observers import Observer
     from watchdog.observers.polling import PollingObserver
 
     class Handler(FileSystemEventHandler):
         def on_any_event(self, event: FileSystemEvent) -> None:
-            if ".driftbox-part-" not in str(event.src_path):
+            if event.event_type not in READS and ".driftbox-part-" not in str(event.src_path):
                 trigger.fire()
 
-    for name, make in (("inotify", Observer), ("polling", PollingObserver)):  # watches can run out
+    ways: list[tuple[str, Any]] = [(f"polling every {POLL_S:g} s", lambda: PollingObserver(timeout=POLL_S))]
+    if watch == "auto":
+        ways.insert(0, (NATIVE, Observer))
+    for name, make in ways:
         observer = make()
         try:
             observer.schedule(Handler(), str(sync.root), recursive=True)
             observer.start()
-            return observer
-        except OSError as exc:
+            return observer, name
+        except OSError as exc:  # inotify instances or watches ran out (ENOSPC, EMFILE)
             click.echo(f"driftbox: watching by {name} failed ({exc}); trying the next way", err=True)
     raise errors.DriftboxError("cannot watch the folder")
 
 
-def _listen(sync: Synchronizer, trigger: Trigger, stop: threading.Event) -> None:
-    """WebSocket pushes, else long-polls; either way only a hint to run a pass."""
-    from websockets.sync.client import connect
+class _Listener:
+    """Hears of remote changes: WebSocket pushes, else long-polls; either way only a hint to run a pass.
 
-    backoff_s = 1.0
-    while not stop.is_set():
-        try:
-            url = sync.api.account()["notify_url"]
-            headers = {"Authorization": f"Bearer {sync.api.token}"}
-            with connect(url, additional_headers=headers, open_timeout=10) as ws:
+    Says on stderr when it changes from one to the other, once each time.
+    """
+
+    def __init__(self, sync: Synchronizer, trigger: Trigger, stop: threading.Event) -> None:
+        self.sync = sync
+        self.trigger = trigger
+        self.stop = stop
+        self.way = ""
+
+    def _say(self, way: str, why: str) -> None:
+        if way != self.way:
+            self.way = way
+            click.echo(f"driftbox: {why}", err=True)
+
+    def run(self) -> None:
+        backoff_s = 1.0
+        while not self.stop.is_set():
+            try:
+                self._websocket()
                 backoff_s = 1.0
-                trigger.fire()  # catch up on what passed while not connected
-                while not stop.is_set():
-                    try:
-                        message = json.loads(ws.recv(timeout=60))
-                    except TimeoutError:
-                        ws.send(json.dumps({"type": "ping"}))  # API Gateway drops idle sockets at 10 min
-                        continue
-                    if message.get("type") == "changed" and message.get("namespace_id") == sync.namespace_id:
-                        trigger.fire()
-        except Exception:  # no WebSocket here: long-poll until it works again
-            _long_poll(sync, trigger, stop, until_s=time.monotonic() + 300)
-            stop.wait(backoff_s)
-            backoff_s = min(backoff_s * 2, 60.0)
+            except Exception as exc:  # no WebSocket here (refused, proxied away, none offered)
+                self._say("longpoll", f"no WebSocket for notifications ({_short(exc)}); long-polling instead")
+                self._long_poll(until_s=time.monotonic() + 300)
+                self.stop.wait(backoff_s)
+                backoff_s = min(backoff_s * 2, 60.0)
+
+    def _websocket(self) -> None:
+        from websockets.sync.client import connect
+
+        url = self.sync.api.account()["notify_url"]
+        if not url:
+            raise errors.DriftboxError("the server offers none")
+        headers = {"Authorization": f"Bearer {self.sync.api.token}"}
+        with connect(url, additional_headers=headers, open_timeout=10) as ws:
+            self._say("websocket", f"notifications by WebSocket from {url}")
+            self.trigger.fire()  # catch up on what passed while not connected
+            while not self.stop.is_set():
+                try:
+                    message = json.loads(ws.recv(timeout=60))
+                except TimeoutError:
+                    ws.send(json.dumps({"type": "ping"}))  # API Gateway drops idle sockets at 10 min
+                    continue
+                if message.get("type") == "changed" and message.get("namespace_id") == self.sync.namespace_id:
+                    self.trigger.fire()
+
+    def _long_poll(self, until_s: float) -> None:
+        while not self.stop.is_set() and time.monotonic() < until_s:
+            cursor = self.sync.last_cursor
+            if cursor is None:  # the first pass has not listed the folder yet
+                self.stop.wait(1)
+                continue
+            try:
+                answer = self.sync.api.longpoll(self.sync.namespace_id, cursor, timeout_s=LONGPOLL_S)
+            except errors.CursorReset:  # the pass re-lists the folder and gets a new cursor
+                answer = {"changes": True}
+            except errors.DriftboxError:
+                self.stop.wait(10)
+                continue
+            if answer.get("changes"):
+                self.trigger.fire()
+                self._wait_for_pass(cursor)
+            if answer.get("backoff"):
+                self.stop.wait(float(answer["backoff"]))
+
+    def _wait_for_pass(self, cursor: str) -> None:
+        """Until a pass moved the cursor on: polling with the old one would only answer "changed" again."""
+        deadline_s = time.monotonic() + TIMER_S
+        while self.sync.last_cursor == cursor and time.monotonic() < deadline_s:
+            if self.stop.wait(0.2):
+                return
 
 
-def _long_poll(sync: Synchronizer, trigger: Trigger, stop: threading.Event, until_s: float) -> None:
-    while not stop.is_set() and time.monotonic() < until_s:
-        cursor = sync.last_cursor
-        if cursor is None:
-            return
-        try:
-            answer = sync.api.longpoll(sync.namespace_id, cursor, timeout_s=30)
-        except errors.DriftboxError:
-            stop.wait(10)
-            continue
-        if answer.get("changes"):
-            trigger.fire()
-            stop.wait(1)  # let the pass move the cursor on
-        if answer.get("backoff"):
-            stop.wait(float(answer["backoff"]))
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}"[:200] if text else type(exc).__name__
 
 
-def run_forever(sync: Synchronizer) -> None:
+def run_forever(sync: Synchronizer, watch: Watch = "auto") -> None:
     trigger = Trigger()
     stop = threading.Event()
-    observer = _watch(sync, trigger)
-    threading.Thread(target=_listen, args=(sync, trigger, stop), daemon=True, name="notify").start()
-    click.echo(f"Syncing {sync.root}. Ctrl-C stops.")
+    observer, how = watch_folder(sync, trigger, watch)
+    listener = _Listener(sync, trigger, stop)
+    threading.Thread(target=listener.run, daemon=True, name="notify").start()
+    click.echo(f"Syncing {sync.root} (watching by {how}). Ctrl-C stops.")
     try:
         while True:
             try:
                 report = sync.once()
                 click.echo(f"{time.strftime('%H:%M:%S')} {report.summary()}")
-            except errors.Unreachable as exc:
+            except (errors.Unsafe, errors.Unauthorized, errors.UsageError):
+                raise  # waiting would not help: the user must act
+            except errors.DriftboxError as exc:  # unreachable, a server error, a busy index
                 click.echo(f"driftbox: {exc}; trying again soon", err=True)
             trigger.wait(TIMER_S)
     finally:
