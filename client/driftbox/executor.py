@@ -58,6 +58,8 @@ class Executor:
         self.scanned = scanned  # the stat cache of this round's scan: what the plan saw on disk
         self.on_bytes = on_bytes
         self.synced = index.load_synced()
+        # Sent with folder deletes: the server refuses one if the folder holds changes after it.
+        self.seen_seq = index.cursor_seq()
         self.outcome = Outcome()
 
     def run(self, plan: Sequence[a.Action]) -> Outcome:
@@ -116,7 +118,7 @@ class Executor:
                 answer = self.api.commit(self.namespace_id, [self._op(x) for x in ready], uuid.uuid4().hex)
             except errors.Conflict as exc:
                 refused = {paths.key(c["path"]) for c in exc.details.get("conflicts", [])}
-                kept = [x for x in ready if not refused & {paths.key(p) for p in _paths_of(x)}]
+                kept = [x for x in ready if not _refused(x, refused)]
                 if len(kept) == len(ready):  # nothing named that we sent: give up on the batch
                     kept = []
                 for x in ready:
@@ -124,6 +126,12 @@ class Executor:
                         self._fail(_paths_of(x)[0], "changed on the server meanwhile; planned again")
                 ready = kept
                 continue
+            except errors.CursorReset:  # the server was restored: the next round's pull lists again
+                for x in ready:
+                    self._fail(
+                        _paths_of(x)[0], "the server no longer knows this device's place; planned again"
+                    )
+                return
             except errors.MissingChunks as exc:
                 with self.index.transaction() as tx:
                     tx.forget_uploaded(exc.details.get("hashes", []))
@@ -186,7 +194,8 @@ class Executor:
         if isinstance(action, a.CreateRemoteFolder):
             return {"op": "mkdir", "path": paths.normalize(action.path)}
         if isinstance(action, a.DeleteRemote):
-            return {"op": "delete", "path": paths.normalize(action.path), "parent_rev": action.parent_rev}
+            op = {"op": "delete", "path": paths.normalize(action.path), "parent_rev": action.parent_rev}
+            return op if self.seen_seq is None else {**op, "seen_seq": self.seen_seq}
         return {
             "op": "move",
             "from": paths.normalize(action.from_path),
@@ -351,6 +360,14 @@ def _batches(plan: Sequence[a.Action]) -> Iterator[list[a.Action]]:
         batch.append(action)
     if batch:
         yield batch
+
+
+def _refused(action: a.RemoteAction, conflict_keys: set[str]) -> bool:
+    """Whether the server's conflicts name ``action``: a folder delete is refused for what is inside."""
+    keys = [paths.key(p) for p in _paths_of(action)]
+    if any(k in conflict_keys for k in keys):
+        return True
+    return isinstance(action, a.DeleteRemote) and any(paths.is_within(c, keys[0]) for c in conflict_keys)
 
 
 def _paths_of(action: a.RemoteAction) -> list[str]:

@@ -222,23 +222,23 @@ class Synchronizer:
             for path_key in before.keys() - tree.keys():
                 tx.delete_remote(path_key)
             tx.put_remote_many((k, item, files.get(k)) for k, item in tree.items() if before.get(k) != item)
-            tx.set_cursor(pages[-1]["cursor"])
+            tx.set_cursor(pages[-1]["cursor"], pages[-1].get("cursor_seq"))
 
     def _list_all(self, *, forget_synced: bool = False) -> None:
         """The whole tree from a listing; after a reset, without a base, so nothing is deleted."""
         tree: dict[str, Item] = {}
         files: dict[str, journal.RemoteFile] = {}
-        cursor = None
+        cursor, seq = None, None
         for page in self.api.pages(self.namespace_id):
             journal.apply(tree, files, page["entries"])
-            cursor = page["cursor"]
+            cursor, seq = page["cursor"], page.get("cursor_seq")
         with self.index.transaction() as tx:
             tx.clear_remote()
             if forget_synced:
                 tx.clear_synced()
                 self._notices.append(RESET_NOTICE)
             tx.put_remote_many((k, item, files.get(k)) for k, item in tree.items())
-            tx.set_cursor(cursor)
+            tx.set_cursor(cursor, seq)
 
     # -- a pass ------------------------------------------------------------------------------------
     def _scan(self, *, save: bool = True) -> scanner.Scan:
@@ -294,16 +294,16 @@ class Synchronizer:
             report.problems = {**found.problems, **outcome.failed}
             if not work or (outcome.done == 0 and outcome.failed):
                 break
-        self._save_problems(report.problems)
-        self._save_last_pass()
+        self._end_pass(report.problems)
         report.notices, self._notices = self._notices, []
         return report
 
-    def _save_problems(self, problems: dict[str, str]) -> None:
+    def _end_pass(self, problems: dict[str, str]) -> None:
         with self.index.transaction() as tx:
             tx.clear_problems()
             for path, why in problems.items():
                 tx.set_problem(path, why)
+            tx.set_last_pass(time.time())
 
     # -- status: the plan a pass would make now, applied to nothing, saved nowhere ------------------
     def status(self) -> Status:
@@ -331,7 +331,9 @@ class Synchronizer:
             )
             for path in sorted(recorded.keys() | found.problems.keys())
         ]
-        return Status(self.root, pending, not_synced, self.last_pass_s(), offline, notices, self.sync_running)
+        return Status(
+            self.root, pending, not_synced, self.index.last_pass_s(), offline, notices, self.sync_running
+        )
 
     def _peek_remote(self) -> tuple[dict[str, Item], bool]:
         """The server's tree now, from the saved one and the journal since; True: it forgot the cursor."""
@@ -347,21 +349,6 @@ class Synchronizer:
         for page in pages:
             journal.apply(tree, files, page["entries"])
         return tree, reset
-
-    # -- when the last pass finished ---------------------------------------------------------------
-    # Kept beside the index, one small file per linked folder, until the index has a place for it.
-    def _last_pass_path(self) -> Path:
-        return self.index.db_path.with_name(f"last-pass-{self.index.folder_id}")
-
-    def last_pass_s(self) -> float | None:
-        """Unix time the last pass that ran to its end finished (with or without items not synced)."""
-        try:
-            return float(self._last_pass_path().read_text())
-        except (OSError, ValueError):
-            return None
-
-    def _save_last_pass(self) -> None:
-        write_private(self._last_pass_path(), f"{time.time():.3f}\n".encode())
 
     def forever(self, watch: Literal["auto", "polling"] = "auto") -> None:
         from driftbox.watching import run_forever

@@ -51,6 +51,10 @@ MIGRATIONS: list[list[str]] = [
         f"""CREATE TABLE problems ({_BY_FOLDER}, path TEXT NOT NULL, message TEXT NOT NULL,
             time_s REAL NOT NULL, PRIMARY KEY (folder_id, path)) WITHOUT ROWID""",
     ],
+    [  # the journal seq the cursor stands at (sent as a folder delete's seen_seq); the last pass
+        "ALTER TABLE folders ADD COLUMN cursor_seq INTEGER",
+        "ALTER TABLE folders ADD COLUMN last_pass_s REAL",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -187,6 +191,16 @@ class Index:
         rows = self._rows("SELECT cursor FROM folders WHERE folder_id = ?")
         return None if not rows or rows[0][0] is None else str(rows[0][0])
 
+    def cursor_seq(self) -> int | None:
+        """The journal seq the cursor stands at: everything up to it is in the remote tree."""
+        rows = self._rows("SELECT cursor_seq FROM folders WHERE folder_id = ?")
+        return None if not rows or rows[0][0] is None else int(rows[0][0])
+
+    def last_pass_s(self) -> float | None:
+        """When the last sync pass that ran to its end finished (Unix time)."""
+        rows = self._rows("SELECT last_pass_s FROM folders WHERE folder_id = ?")
+        return None if not rows or rows[0][0] is None else float(rows[0][0])
+
     def load_synced(self) -> dict[str, Item]:
         rows = self._rows(
             "SELECT path_key, path, kind, content_hash, size_bytes, rev, object_id, inode"
@@ -245,8 +259,15 @@ class Transaction:
     def _run(self, sql: str, *args: Any) -> None:
         self._db.execute(sql, (self._folder_id, *args))
 
-    def set_cursor(self, cursor: str | None) -> None:
-        self._db.execute("UPDATE folders SET cursor = ? WHERE folder_id = ?", (cursor, self._folder_id))
+    def set_cursor(self, cursor: str | None, seq: int | None = None) -> None:
+        """``seq``: the journal seq ``cursor`` stands at (``cursor_seq``; None from older servers)."""
+        self._db.execute(
+            "UPDATE folders SET cursor = ?, cursor_seq = ? WHERE folder_id = ?",
+            (cursor, seq, self._folder_id),
+        )
+
+    def set_last_pass(self, time_s: float) -> None:
+        self._db.execute("UPDATE folders SET last_pass_s = ? WHERE folder_id = ?", (time_s, self._folder_id))
 
     def put_synced(self, path_key: str, item: Item, local: LocalStat | None = None) -> None:
         """``local``: the local file's stat as synced (its inode is the item's)."""

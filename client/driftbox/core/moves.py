@@ -33,7 +33,7 @@ from driftbox.core import paths
 from driftbox.core.actions import CreateLocalFolder, CreateRemoteFolder, MoveLocal, MoveRemote, Record
 from driftbox.core.model import FOLDER, Item
 from driftbox.core.plan_state import PlanState, nfc_name
-from driftbox.core.working_tree import key_depth
+from driftbox.core.working_tree import key_depth, parents_first
 
 MOVE_PASSES = 3  # remote moves, then local moves, again while either made one
 
@@ -54,7 +54,7 @@ def make_moves(state: PlanState) -> None:
 
 def make_renames(state: PlanState) -> None:
     """Step 3, case-only (or Unicode-form-only) renames: one key, another spelling of the last name."""
-    for path_key in sorted(state.l.items.keys() & state.r.items.keys(), key=key_depth):
+    for path_key in sorted(state.l.items.keys() & state.r.items.keys(), key=parents_first):
         local, remote, synced = state.l.items[path_key], state.r.items[path_key], state.s.get(path_key)
         if local.kind != remote.kind or nfc_name(local.path) == nfc_name(remote.path):
             continue

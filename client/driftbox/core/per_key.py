@@ -40,14 +40,16 @@ from driftbox.core.actions import (
 from driftbox.core.conflicts import Outcome, conflicted_copy_path, decide, dirty_folders
 from driftbox.core.model import FOLDER, Item, same_content
 from driftbox.core.plan_state import PlanState, nfc_name
-from driftbox.core.working_tree import key_depth
+from driftbox.core.working_tree import key_depth, parents_first
 
 
 def settle_every_key(state: PlanState) -> None:
     """Decide every key any of the three trees holds, parents first, and stage what it takes."""
     local_dirty = dirty_folders(state.l.items, state.s.items, by_rev=False)
     remote_dirty = dirty_folders(state.r.items, state.s.items, by_rev=True)
-    for path_key in sorted(state.s.items.keys() | state.l.items.keys() | state.r.items.keys(), key=key_depth):
+    for path_key in sorted(
+        state.s.items.keys() | state.l.items.keys() | state.r.items.keys(), key=parents_first
+    ):
         outcome = decide(
             state.s.get(path_key),
             state.l.get(path_key),

@@ -22,6 +22,12 @@ def key_depth(path_key: str) -> int:
     return path_key.count("/")
 
 
+def parents_first(path_key: str) -> tuple[int, str]:
+    """The order the planner takes keys in: by depth, then by key, so a plan is the same every run
+    (a set's order follows the process's hash seed, and the order decides which ops share a commit)."""
+    return key_depth(path_key), path_key
+
+
 class WorkingTree:
     """A mutable copy of one tree, indexed by inode and by object id: the planner's model of a side."""
 
@@ -61,7 +67,7 @@ class WorkingTree:
 
     def subtree(self, path_key: str) -> list[str]:
         """``path_key`` and every key below it that the tree holds, parents first."""
-        below = sorted(self._below.get(path_key, ()), key=lambda k: (key_depth(k), k))
+        below = sorted(self._below.get(path_key, ()), key=parents_first)
         return [path_key, *below] if path_key in self.items else below
 
     def move(self, from_key: str, from_path: str, to_path: str) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from driftbox.adapters.index import (
+    MIGRATIONS,
     SCHEMA_VERSION,
     CachedHash,
     Index,
@@ -173,6 +174,29 @@ def test_each_linked_folder_has_its_own_state(
         assert other_folder.cursor() is None and other_folder.load_remote() == {}
     with Index.open(db_path, folder, "ns-2") as other_namespace:
         assert other_namespace.cursor() is None and other_namespace.load_remote() == {}
+
+
+def test_an_index_of_the_first_schema_is_upgraded_keeping_its_state(db_path: Path, folder: Path) -> None:
+    db_path.parent.mkdir(parents=True)
+    old = sqlite3.connect(db_path)
+    for statement in MIGRATIONS[0]:
+        old.execute(statement)
+    old.execute(
+        "INSERT INTO folders (local_path, namespace_id, cursor) VALUES (?, ?, 'c-old')",
+        (str(folder), NAMESPACE),
+    )
+    old.execute("PRAGMA user_version = 1")
+    old.commit()
+    old.close()
+    with Index.open(db_path, folder, NAMESPACE) as upgraded:
+        assert upgraded.cursor() == "c-old"
+        assert upgraded.cursor_seq() is None and upgraded.last_pass_s() is None  # not known yet
+        with upgraded.transaction() as tx:
+            tx.set_cursor("c-new", 42)
+            tx.set_last_pass(1_800_000_000.5)
+    with Index.open(db_path, folder, NAMESPACE) as again:
+        assert (again.cursor(), again.cursor_seq(), again.last_pass_s()) == ("c-new", 42, 1_800_000_000.5)
+        assert sqlite3.connect(db_path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 def test_an_index_from_a_newer_driftbox_is_refused(db_path: Path, folder: Path, index: Index) -> None:
