@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck cfnlint package unit functional bench clean
+.PHONY: run test lint typecheck cfnlint package unit functional bench peers clean
 
 $(STAMP): requirements.txt requirements-dev.txt client/requirements.txt client/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,10 +45,23 @@ unit: $(STAMP)
 functional: $(STAMP)
 	$(BIN)/python -m pytest tests/functional
 
-bench: $(STAMP)
+bench: $(STAMP) peers
 	$(BIN)/python -m bench.commit_bench
 	$(BIN)/python -m bench.durability_bench
 	$(BIN)/python -m bench.notify_bench
+	$(BIN)/python -m bench.client_bench
+
+# What bench/client_bench.py compares the client with: aws s3 sync in .venv-peers (its own botocore),
+# and rclone from the system's packages where it can be installed (else the bench goes without it).
+PEERS := .venv-peers/.installed
+$(PEERS): bench/peers-requirements.txt
+	test -x .venv-peers/bin/python || $(PYTHON) -m venv .venv-peers
+	.venv-peers/bin/python -m pip install --quiet -r bench/peers-requirements.txt
+	touch $(PEERS)
+
+peers: $(PEERS)
+	@command -v rclone >/dev/null || (apt-get update -qq && apt-get install -y -qq rclone) \
+		|| echo "rclone could not be installed: client_bench compares with aws s3 sync alone"
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build
+	rm -rf $(VENV) .venv-peers .mypy_cache .ruff_cache .pytest_cache build
