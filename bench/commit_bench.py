@@ -287,9 +287,10 @@ def report(phases: dict[str, tuple[float, Counter[str]]], n_files: int) -> None:
         ddb, s3 = _total(counts, "dynamodb"), _total(counts, "s3")
         rate = f"{n_files / seconds:9.0f}" if name not in ("login", "verify") else f"{'-':>9}"
         print(f"{name:<14}{seconds:9.2f}{rate}{ddb:10d}{ddb / n_files:7.2f}{s3:7d}{s3 / n_files:7.2f}")
-    print("\nAWS requests during the commit phase:")
-    for key, n in phases["commit"][1].most_common():
-        print(f"  {key:<30}{n:8d}{n / n_files:8.3f}/file")
+    for name in ("upload", "commit"):
+        print(f"\nAWS requests during the {name} phase:")
+        for key, n in phases[name][1].most_common():
+            print(f"  {key:<30}{n:8d}{n / n_files:8.3f}/file")
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ TABLES = (
     "revisions",
     "journal",
     "chunks",
+    "offers",
     "idempotency",
     "connections",
 )
@@ -37,6 +38,7 @@ class Settings:
     revisions_table: str
     journal_table: str
     chunks_table: str
+    offers_table: str
     idempotency_table: str
     connections_table: str
     chunk_bucket: str

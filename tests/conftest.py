@@ -20,7 +20,7 @@ def _free_ports(count: int) -> list[int]:
 
 _TABLES = (
     "users emails devices tokens throttle memberships namespaces paths revisions journal chunks "
-    "idempotency connections"
+    "offers idempotency connections"
 )
 
 # Before any chalicelib import: Settings are read once, at import.

@@ -26,6 +26,10 @@ def _client() -> Any:
     return aws.client("s3", config=_CONFIG)
 
 
+def _listing_client() -> Any:
+    return aws.client("s3", config=_CONFIG, timestamps_as_text=True)  # LastModified is never read
+
+
 def presign_put(namespace_id: str, chunk_hash: str, size_bytes: int) -> dict[str, Any]:
     """A PUT whose signature covers the body's SHA-256 and length: S3 refuses other bytes."""
     checksum = base64.b64encode(bytes.fromhex(chunk_hash)).decode("ascii")
@@ -67,10 +71,63 @@ def _stored_size(key: str) -> int | None:
     return int(head["ContentLength"])
 
 
-def stored_sizes(namespace_id: str, chunk_hashes: list[str]) -> dict[str, int | None]:
-    """The stored size of each chunk of the namespace (None where nothing is stored), in parallel."""
-    object_keys = [keys.chunk_object(namespace_id, h) for h in chunk_hashes]
-    return dict(zip(chunk_hashes, _POOL.map(_stored_size, object_keys), strict=True))
+# Looking for many chunks, one ListObjectsV2 page (up to 1,000 keys with sizes, in key order) answers
+# for every wanted chunk in its key range, where a HEAD answers for one. S3 prices a LIST as 12.5
+# HEADs, and a namespace may hold millions of chunks, so listing is tried only for many chunks, and
+# stops at a page that answered for fewer than a LIST's worth or after len(wanted) / 50 pages;
+# HEADs answer for whatever is left.
+LIST_FROM = 50
+LIST_PAGE_WORTH = 13
+CHUNKS_PER_PAGE = 50
+LIST_PAGE_KEYS = 1000
+
+
+def stored_sizes(
+    namespace_id: str, chunk_hashes: list[str], *, page_keys: int = LIST_PAGE_KEYS
+) -> dict[str, int | None]:
+    """The stored size of each chunk of the namespace (None where nothing is stored)."""
+    wanted = sorted(set(chunk_hashes))
+    sizes: dict[str, int | None] = {}
+    if len(wanted) >= LIST_FROM:
+        max_pages = -(-len(wanted) // CHUNKS_PER_PAGE)
+        sizes = _listed_sizes(namespace_id, wanted, max_pages=max_pages, page_keys=page_keys)
+    rest = [h for h in wanted if h not in sizes]
+    object_keys = [keys.chunk_object(namespace_id, h) for h in rest]
+    sizes.update(zip(rest, _POOL.map(_stored_size, object_keys), strict=True))
+    return sizes
+
+
+def _listed_sizes(
+    namespace_id: str, wanted: list[str], *, max_pages: int, page_keys: int
+) -> dict[str, int | None]:
+    """Sizes of the first of ``wanted`` (sorted), read from listings of the namespace's chunk keys.
+
+    Each page starts just before the first chunk not answered yet, so the keys between two wanted
+    chunks far apart are skipped, and answers for every wanted chunk up to its last key (for all
+    the rest when it is the last page). Only keys under the namespace's own prefix are listed.
+    """
+    prefix = keys.chunk_prefix(namespace_id)
+    sizes: dict[str, int | None] = {}
+    i = 0
+    for _ in range(max_pages):
+        if i == len(wanted):
+            break
+        page = _listing_client().list_objects_v2(
+            Bucket=SETTINGS.chunk_bucket,
+            Prefix=prefix,
+            StartAfter=prefix + wanted[i][:-1],  # a proper prefix of the key sorts just before it
+            MaxKeys=page_keys,
+        )
+        contents = page.get("Contents", [])
+        listed = {obj["Key"][len(prefix) :]: int(obj["Size"]) for obj in contents}
+        last = contents[-1]["Key"][len(prefix) :] if page.get("IsTruncated") else None
+        first = i
+        while i < len(wanted) and (last is None or wanted[i] <= last):
+            sizes[wanted[i]] = listed.get(wanted[i])
+            i += 1
+        if i - first < LIST_PAGE_WORTH:
+            break
+    return sizes
 
 
 def put_bytes(key: str, body: bytes) -> None:

@@ -5,9 +5,14 @@ from __future__ import annotations
 import hashlib
 
 
+def chunk_prefix(namespace_id: str) -> str:
+    """The prefix of every chunk key of the namespace, and of no other namespace's (the slash)."""
+    return f"chunks/{namespace_id}/"
+
+
 def chunk_object(namespace_id: str, chunk_hash: str) -> str:
     # Per namespace: holding the key proves a member uploaded the bytes (no cross-user hash claim).
-    return f"chunks/{namespace_id}/{chunk_hash}"
+    return chunk_prefix(namespace_id) + chunk_hash
 
 
 def manifest_object(namespace_id: str, list_hash: str) -> str:

@@ -22,7 +22,6 @@ from pynamodb.expressions.update import Action
 
 from chalicelib.adapters import blobs, codec, keys
 from chalicelib.adapters.models import (
-    ChunkModel,
     IdempotencyModel,
     JournalModel,
     NamespaceModel,
@@ -141,14 +140,64 @@ def find_answer(key: str) -> IdempotencyModel | None:
 
 
 # -- projection ----------------------------------------------------------------------------------
+# Rows of a large commit go in transactions (100 items and 4 MB at most; a row holds up to about
+# 70 KB: a long path and 2,000 inline digests). Up to _PER_ROW_MAX rows, one conditional PutItem
+# each, in parallel, is as quick and costs half the writes (a transactional write counts twice).
+_TRANSACT_ITEMS = 100
+_TRANSACT_BYTES = 3_000_000
+_PER_ROW_MAX = 8
+
+
+def _newer(node: Node) -> Condition:
+    # Never let a slow writer of an older commit overwrite a newer state.
+    condition: Condition = PathModel.seq.does_not_exist() | (PathModel.seq < node.seq)
+    return condition
+
+
 def _save_node(namespace_id: str, node: Node) -> None:
-    row = codec.node_to_row(namespace_id, node)
     try:
-        # Never let a slow writer of an older commit overwrite a newer state.
-        row.save(condition=PathModel.seq.does_not_exist() | (PathModel.seq < node.seq))
+        codec.node_to_row(namespace_id, node).save(condition=_newer(node))
     except PutError as exc:
         if not _conditional_failed(exc):
             raise
+
+
+def _row_bytes(namespace_id: str, node: Node) -> int:
+    """At least the size of the node's row, as DynamoDB counts it."""
+    inline = len(node.content.chunks) if len(node.content.chunks) <= codec.INLINE_CHUNKS else 0
+    texts = (namespace_id, node.path, keys.path_row(node.path_key))
+    return sum(len(t.encode("utf-8")) for t in texts) + 32 * inline + 512
+
+
+def _transaction_batches(namespace_id: str, nodes: list[Node]) -> list[list[Node]]:
+    batches: list[list[Node]] = [[]]
+    size = 0
+    for node in nodes:
+        row_bytes = _row_bytes(namespace_id, node)
+        if len(batches[-1]) == _TRANSACT_ITEMS or size + row_bytes > _TRANSACT_BYTES:
+            batches.append([])
+            size = 0
+        batches[-1].append(node)
+        size += row_bytes
+    return batches
+
+
+def _save_in_transaction(namespace_id: str, nodes: list[Node]) -> list[Node]:
+    """Write the nodes' rows at once; if the transaction is cancelled, return those to write one by one."""
+    try:
+        with transaction() as tx:
+            for node in nodes:
+                tx.save(codec.node_to_row(namespace_id, node), condition=_newer(node))
+    except TransactWriteError as exc:
+        reasons = exc.cancellation_reasons or []
+        if exc.cause_response_code != "TransactionCanceledException" or len(reasons) != len(nodes):
+            raise
+        # A row whose condition failed is as new as ours or newer: it stays (a row's seq only
+        # grows). The others are written one by one: another writer may have held one of them.
+        return [
+            n for n, r in zip(nodes, reasons, strict=True) if r is None or r.code != "ConditionalCheckFailed"
+        ]
+    return []
 
 
 def apply(namespace_id: str, entries: list[Entry]) -> None:
@@ -156,8 +205,13 @@ def apply(namespace_id: str, entries: list[Entry]) -> None:
 
     Chunk grants are not written here: a commit's chunks were granted when it verified them.
     """
-    nodes = projection.nodes_from_entries(entries)
-    list(_POOL.map(lambda node: _save_node(namespace_id, node), nodes.values()))
+    nodes = list(projection.nodes_from_entries(entries).values())
+    one_by_one = nodes
+    if len(nodes) > _PER_ROW_MAX:
+        batches = _transaction_batches(namespace_id, nodes)
+        left = _POOL.map(lambda batch: _save_in_transaction(namespace_id, batch), batches)
+        one_by_one = [node for batch in left for node in batch]
+    list(_POOL.map(lambda node: _save_node(namespace_id, node), one_by_one))
     with RevisionModel.batch_write() as batch:
         for entry in projection.revisions_from_entries(entries):
             batch.save(codec.entry_to_revision(namespace_id, entry))
@@ -271,23 +325,6 @@ def get_revision(object_id: str, rev: int) -> RevisionModel | None:
         return RevisionModel.get(object_id, rev, consistent_read=True)
     except RevisionModel.DoesNotExist:
         return None
-
-
-def granted_chunks(namespace_id: str, chunk_hashes: Iterable[str]) -> dict[str, int]:
-    """The chunks among ``chunk_hashes`` this namespace holds, with their sizes."""
-    wanted = sorted(set(chunk_hashes))
-    found: dict[str, int] = {}
-    for start in range(0, len(wanted), 100):
-        batch = [(namespace_id, h) for h in wanted[start : start + 100]]
-        for row in ChunkModel.batch_get(batch, consistent_read=True):
-            found[row.chunk_hash] = int(row.size)
-    return found
-
-
-def grant_chunks(namespace_id: str, sizes: dict[str, int]) -> None:
-    with ChunkModel.batch_write() as batch:
-        for chunk_hash, size in sizes.items():
-            batch.save(ChunkModel(namespace_id, chunk_hash, size=size))
 
 
 # -- the tree as the commit planner sees it ------------------------------------------------------

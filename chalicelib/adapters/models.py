@@ -202,6 +202,17 @@ class ChunkModel(Model):
     size = NumberAttribute()
 
 
+class OfferModel(Model):
+    """A chunk handed a presigned PUT for a namespace: it may be stored there since. Never a grant."""
+
+    class Meta(_Meta):
+        table_name = SETTINGS.offers_table
+
+    namespace_id = UnicodeAttribute(hash_key=True)
+    chunk_hash = UnicodeAttribute(range_key=True)
+    expires_at = TTLAttribute()
+
+
 class IdempotencyModel(Model):
     """A commit's answer, written in the commit's own transaction, replayed for a retried key."""
 
@@ -251,6 +262,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     RevisionModel,
     JournalModel,
     ChunkModel,
+    OfferModel,
     IdempotencyModel,
     ConnectionModel,
 )

@@ -9,12 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.accounts.auth import Principal, require_role
-from chalicelib.adapters import blobs
+from chalicelib.adapters import blobs, grants
 from chalicelib.adapters import metadata as store
 from chalicelib.domain.content import CHUNK_SIZE, check_hash
 from chalicelib.errors import InvalidRequest, NotFound
+from chalicelib.settings import SETTINGS
 
 MAX_CHUNKS_PER_REQUEST = 1000
+# How long an offer outlives its URL: a client that dies after its PUTs and comes back within a
+# week is not asked to send those chunks again (after that it is, once; nothing is lost).
+OFFER_MARGIN_S = 7 * 24 * 3600
 
 
 def _check_count(count: int) -> None:
@@ -32,21 +36,26 @@ def upload(principal: Principal, namespace_id: str, chunks: list[tuple[str, int]
         if sizes.setdefault(chunk_hash, size) != size:
             raise InvalidRequest("one hash was given two sizes", hash=chunk_hash)
     require_role(principal, namespace_id, write=True)
-    granted = store.granted_chunks(namespace_id, sizes)
+    granted = grants.granted_chunks(namespace_id, sizes)
     # Otherwise such a chunk would be neither present nor given a URL, and silently never sent.
     resized = sorted(h for h, size in granted.items() if size != sizes[h])
     if resized:
         raise InvalidRequest("these chunks are held here with another size", hashes=resized)
     # A chunk PUT whose client died before committing is stored already (S3 checked its bytes
-    # against the signed checksum): grant it now rather than have it sent again.
-    stored = blobs.stored_sizes(namespace_id, [h for h in sizes if h not in granted])
+    # against the signed checksum): grant it now rather than have it sent again. Only a chunk
+    # offered a URL before can be stored, so a new one costs no look in S3.
+    offered = grants.offered_chunks(namespace_id, (h for h in sizes if h not in granted))
+    stored = blobs.stored_sizes(namespace_id, sorted(offered))
     found = {h: size for h, size in stored.items() if size == sizes[h]}
     if found:
-        store.grant_chunks(namespace_id, found)
+        grants.grant_chunks(namespace_id, found)
         granted.update(found)
+    to_send = {h: size for h, size in sizes.items() if h not in granted}
+    # Recorded before any URL leaves, so a chunk stored through one is looked for at the next ask.
+    grants.offer_chunks(namespace_id, to_send, keep_s=SETTINGS.presign_ttl_s + OFFER_MARGIN_S)
     return {
         "present": [h for h in sizes if h in granted],
-        "uploads": [blobs.presign_put(namespace_id, h, s) for h, s in sizes.items() if h not in granted],
+        "uploads": [blobs.presign_put(namespace_id, h, s) for h, s in to_send.items()],
     }
 
 
@@ -56,7 +65,7 @@ def download(principal: Principal, namespace_id: str, hashes: list[str]) -> dict
         check_hash(chunk_hash, field=f"hashes.{i}")
     require_role(principal, namespace_id, write=False)
     store.catch_up(namespace_id)
-    granted = store.granted_chunks(namespace_id, hashes)
+    granted = grants.granted_chunks(namespace_id, hashes)
     unknown = sorted(set(hashes) - granted.keys())
     if unknown:
         raise NotFound("these chunks are not in this namespace", hashes=unknown)

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from chalicelib.accounts.auth import Principal, require_role
-from chalicelib.adapters import blobs, keys
+from chalicelib.adapters import blobs, grants, keys
 from chalicelib.adapters import metadata as store
 from chalicelib.domain import ids
 from chalicelib.domain.commit import plan_commit
@@ -52,11 +52,11 @@ def verify_chunks(namespace_id: str, ops: list[Op]) -> None:
     wanted = sized_chunks(op.content for op in ops if isinstance(op, PutOp))
     if not wanted:
         return
-    granted = store.granted_chunks(namespace_id, wanted)
+    granted = grants.granted_chunks(namespace_id, wanted)
     unchecked = [h for h in wanted if h not in granted]
     stored = blobs.stored_sizes(namespace_id, unchecked)
     missing = sorted(h for h, size in stored.items() if size != wanted[h])
-    store.grant_chunks(namespace_id, {h: wanted[h] for h, size in stored.items() if size == wanted[h]})
+    grants.grant_chunks(namespace_id, {h: wanted[h] for h, size in stored.items() if size == wanted[h]})
     if missing:
         raise MissingChunks("upload these chunks, then commit again", hashes=missing)
     mismatched = sorted(h for h, size in granted.items() if size != wanted[h])

@@ -5,7 +5,8 @@ putting the copy back, with no lock: two requests at once can interleave, and a 
 transaction can undo another's write. DynamoDB itself is linearizable per item, so we serialise
 moto's DynamoDB requests, which is what makes conditional commits race-safe here too. moto's
 copy of every table a transaction touches also makes each commit cost as much as the whole
-journal; we keep copies of the touched items only, and put those back on failure.
+journal; we keep copies of the touched items only, and put those back on failure. And moto's
+dispatcher lists its own package folder on every request: we list it once.
 
 In front of moto sit two WSGI layers: ``StrictS3`` (signatures, expiry and checksums, as S3 checks
 them) and, when a data folder is given, ``Durable`` (a log of acknowledged writes, replayed at
@@ -22,6 +23,7 @@ import types
 from pathlib import Path
 from typing import Any
 
+import moto.backends as moto_backends
 import moto.dynamodb.models as dynamodb_models
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
@@ -51,6 +53,20 @@ def _serialise_dynamodb() -> None:
 
     call_action._driftbox_serialised = True  # type: ignore[attr-defined]
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+
+
+def _cached_module_list() -> None:
+    # moto's dispatcher lists its package folder (150 isdir calls) under a global lock on every
+    # request, to learn whether the Host header names a service; the folder does not change.
+    if getattr(moto_backends.list_of_moto_modules, "_driftbox_cached", False):
+        return
+    modules = tuple(moto_backends.list_of_moto_modules())
+
+    def list_of_moto_modules() -> tuple[str, ...]:
+        return modules
+
+    list_of_moto_modules._driftbox_cached = True  # type: ignore[attr-defined]
+    moto_backends.list_of_moto_modules = list_of_moto_modules
 
 
 def _item_key(backend: DynamoDBBackend, op_type: str, op: dict[str, Any]) -> dict[str, Any]:
@@ -124,6 +140,7 @@ class Emulator:
 def _moto_app() -> Any:
     _serialise_dynamodb()
     _cheap_transactions()
+    _cached_module_list()
     return DomainDispatcherApplication(create_backend_app)
 
 
