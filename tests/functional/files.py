@@ -71,6 +71,19 @@ def put_op(
     }
 
 
+def one_chunk_put_op(path: str, chunk_hash: str, size: int) -> dict[str, Any]:
+    """A put of a one-chunk file known by its chunk's hash and size alone (its bytes need not exist)."""
+    return {
+        "op": "put",
+        "path": path,
+        "parent_rev": None,
+        "size": size,
+        "mtime": 0,
+        "chunks": [chunk_hash],
+        "content_hash": content_hash([chunk_hash]),
+    }
+
+
 def commit(api: Api, *ops: dict[str, Any], key: str | None = None) -> tuple[int, Any]:
     headers = {"Idempotency-Key": key} if key else None
     return api.post("/v1/commit", {"namespace_id": api.namespace_id, "ops": list(ops)}, headers=headers)

@@ -14,6 +14,7 @@ import requests
 
 from chalicelib.adapters import blobs, keys
 from tests.functional.conftest import Api
+from tests.functional.files import one_chunk_put_op
 
 MANY = blobs.LIST_FROM + 10  # enough chunks in one request for the listing path
 
@@ -62,20 +63,8 @@ def _send_all(answer: dict[str, Any], chunks: dict[str, bytes]) -> None:
         assert response.status_code == 200, response.text
 
 
-def _put_op(path: str, chunk_hash: str, size: int) -> dict[str, Any]:
-    return {
-        "op": "put",
-        "path": path,
-        "parent_rev": None,
-        "size": size,
-        "mtime": 0,
-        "chunks": [chunk_hash],
-        "content_hash": hashlib.sha256(bytes.fromhex(chunk_hash)).hexdigest(),
-    }
-
-
 def _commit(api: Api, files: dict[str, tuple[str, int]]) -> tuple[int, Any]:
-    ops = [_put_op(path, h, size) for path, (h, size) in files.items()]
+    ops = [one_chunk_put_op(path, h, size) for path, (h, size) in files.items()]
     return api.post("/v1/commit", {"namespace_id": api.namespace_id, "ops": ops})
 
 

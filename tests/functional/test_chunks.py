@@ -12,6 +12,7 @@ import requests
 
 from chalicelib.domain.content import CHUNK_SIZE
 from tests.functional.conftest import Api
+from tests.functional.files import one_chunk_put_op
 
 
 def _error(status: int, body: Any, expected_status: int, code: str) -> dict[str, Any]:
@@ -46,21 +47,9 @@ def _send(upload: dict[str, Any], data: bytes) -> requests.Response:
     return requests.request(upload["method"], upload["url"], data=data, headers=upload["headers"], timeout=30)
 
 
-def _put_op(path: str, chunk_hash: str, size: int) -> dict[str, Any]:
-    return {
-        "op": "put",
-        "path": path,
-        "parent_rev": None,
-        "size": size,
-        "mtime": 0,
-        "chunks": [chunk_hash],
-        "content_hash": hashlib.sha256(bytes.fromhex(chunk_hash)).hexdigest(),
-    }
-
-
 def _commit_file(api: Api, path: str, chunk_hash: str, size: int) -> tuple[int, Any]:
     return api.post(
-        "/v1/commit", {"namespace_id": api.namespace_id, "ops": [_put_op(path, chunk_hash, size)]}
+        "/v1/commit", {"namespace_id": api.namespace_id, "ops": [one_chunk_put_op(path, chunk_hash, size)]}
     )
 
 
@@ -237,7 +226,7 @@ def test_a_commit_with_one_missing_chunk_commits_none_of_its_ops(alice: Api) -> 
     _, answer = _ask_upload(alice, [(uploaded, len(data))])
     assert _send(answer["uploads"][0], data).status_code == 200
     _, missing = _chunk()
-    ops = [_put_op("/ok.bin", uploaded, len(data)), _put_op("/missing.bin", missing, 1000)]
+    ops = [one_chunk_put_op("/ok.bin", uploaded, len(data)), one_chunk_put_op("/missing.bin", missing, 1000)]
     status, body = alice.post("/v1/commit", {"namespace_id": alice.namespace_id, "ops": ops})
     assert _error(status, body, 409, "missing_chunks")["hashes"] == [missing]
     assert _entries(alice) == []
