@@ -152,6 +152,16 @@ def _pending_size(action: a.Action, local: Mapping[str, Item]) -> int | None:
     return None
 
 
+@dataclass
+class _Fetched:
+    tree: dict[str, Item]
+    files: dict[str, journal.RemoteFile]
+    cursor: str | None
+    seq: int | None  # the journal seq the cursor stands at (cursor_seq)
+    before: dict[str, Item] | None  # the saved tree it started from; None for a whole listing
+    reset: bool = False  # the server no longer knew the saved cursor
+
+
 class Synchronizer:
     def __init__(self, api: Api, index: Index, root: Path, namespace_id: str, device_name: str) -> None:
         self.api = api
@@ -204,41 +214,45 @@ class Synchronizer:
             )
 
     # -- the remote tree -------------------------------------------------------------------------
-    def pull(self) -> None:
+    def _fetch(self) -> _Fetched:
+        """The server's tree now: the saved one moved on by the journal since the cursor, or a whole
+        listing (no cursor yet, or the server forgot it). Saves nothing."""
         cursor = self.index.cursor()
-        if cursor is None:
-            self._list_all()
-            return
-        try:
-            pages = list(self.api.pages(self.namespace_id, cursor))
-        except errors.CursorReset:
-            self._list_all(forget_synced=True)
-            return
-        tree, files = self.index.load_remote(), self.index.load_remote_files()
-        before = dict(tree)
-        for page in pages:
-            journal.apply(tree, files, page["entries"])
-        with self.index.transaction() as tx:
-            for path_key in before.keys() - tree.keys():
-                tx.delete_remote(path_key)
-            tx.put_remote_many((k, item, files.get(k)) for k, item in tree.items() if before.get(k) != item)
-            tx.set_cursor(pages[-1]["cursor"], pages[-1].get("cursor_seq"))
-
-    def _list_all(self, *, forget_synced: bool = False) -> None:
-        """The whole tree from a listing; after a reset, without a base, so nothing is deleted."""
-        tree: dict[str, Item] = {}
-        files: dict[str, journal.RemoteFile] = {}
-        cursor, seq = None, None
+        if cursor is not None:
+            try:
+                pages = list(self.api.pages(self.namespace_id, cursor))
+            except errors.CursorReset:
+                pages = []
+            else:
+                before, files = self.index.load_remote(), self.index.load_remote_files()
+                tree = dict(before)
+                for page in pages:
+                    journal.apply(tree, files, page["entries"])
+                return _Fetched(tree, files, pages[-1]["cursor"], pages[-1].get("cursor_seq"), before)
+        fetched = _Fetched({}, {}, None, None, None, reset=cursor is not None)
         for page in self.api.pages(self.namespace_id):
-            journal.apply(tree, files, page["entries"])
-            cursor, seq = page["cursor"], page.get("cursor_seq")
+            journal.apply(fetched.tree, fetched.files, page["entries"])
+            fetched.cursor, fetched.seq = page["cursor"], page.get("cursor_seq")
+        return fetched
+
+    def pull(self) -> None:
+        """Bring the saved remote tree and cursor up to the server, in one transaction. After a
+        reset the synced tree is forgotten too: without a base, both sides merge and nothing is
+        deleted."""
+        fetched = self._fetch()
         with self.index.transaction() as tx:
-            tx.clear_remote()
-            if forget_synced:
-                tx.clear_synced()
-                self._notices.append(RESET_NOTICE)
-            tx.put_remote_many((k, item, files.get(k)) for k, item in tree.items())
-            tx.set_cursor(cursor, seq)
+            if fetched.before is None:
+                tx.clear_remote()
+                if fetched.reset:
+                    tx.clear_synced()
+                    self._notices.append(RESET_NOTICE)
+            before = fetched.before or {}
+            for path_key in before.keys() - fetched.tree.keys():
+                tx.delete_remote(path_key)
+            tx.put_remote_many(
+                (k, item, fetched.files.get(k)) for k, item in fetched.tree.items() if before.get(k) != item
+            )
+            tx.set_cursor(fetched.cursor, fetched.seq)
 
     # -- a pass ------------------------------------------------------------------------------------
     def _scan(self, *, save: bool = True) -> scanner.Scan:
@@ -311,7 +325,8 @@ class Synchronizer:
         notices: list[str] = []
         offline: str | None = None
         try:
-            remote, reset = self._peek_remote()
+            fetched = self._fetch()
+            remote, reset = fetched.tree, fetched.reset
             if reset:
                 notices.append(
                     "The server no longer knows this device's place: the next sync merges both sides."
@@ -334,21 +349,6 @@ class Synchronizer:
         return Status(
             self.root, pending, not_synced, self.index.last_pass_s(), offline, notices, self.sync_running
         )
-
-    def _peek_remote(self) -> tuple[dict[str, Item], bool]:
-        """The server's tree now, from the saved one and the journal since; True: it forgot the cursor."""
-        cursor = self.index.cursor()
-        tree, files = (self.index.load_remote(), self.index.load_remote_files()) if cursor else ({}, {})
-        try:
-            pages = list(self.api.pages(self.namespace_id, cursor))
-        except errors.CursorReset:
-            tree, files = {}, {}
-            pages, reset = list(self.api.pages(self.namespace_id)), True
-        else:
-            reset = False
-        for page in pages:
-            journal.apply(tree, files, page["entries"])
-        return tree, reset
 
     def forever(self, watch: Literal["auto", "polling"] = "auto") -> None:
         from driftbox.watching import run_forever
