@@ -90,7 +90,7 @@ def _serve(control: Connection, api_port: int, aws_port: int, log_path: str) -> 
     from infra.local import serve
 
     ports = ["--port", str(api_port), "--aws-port", str(aws_port), "--ws-port", str(_free_port())]
-    serve.main(["--in-memory", *ports])
+    serve.main(["--in-memory", "--aws-in-process", *ports])  # counted in this process
 
 
 def _free_port() -> int:

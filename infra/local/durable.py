@@ -63,7 +63,7 @@ _S3_WRITE_METHODS = frozenset({"PUT", "POST", "DELETE"})
 _S3_STRIPES = 64
 
 
-def _service(environ: dict[str, Any]) -> str:
+def service_of(environ: dict[str, Any]) -> str:
     """The AWS service a request is for, from its SigV4 credential scope (header or query)."""
     target = environ.get("HTTP_X_AMZ_TARGET", "")
     if target.startswith("DynamoDB_"):
@@ -92,8 +92,20 @@ def _kept_environ(environ: dict[str, Any]) -> dict[str, str]:
 
 def encode(environ: dict[str, str], body: bytes) -> bytes:
     header = json.dumps(environ, separators=(",", ":")).encode()
-    payload = _HEADER_LEN.pack(len(header)) + header + body
+    return frame(_HEADER_LEN.pack(len(header)) + header + body)
+
+
+def frame(payload: bytes) -> bytes:
+    """A record as it is written to the log: length, checksum, payload."""
     return _FRAME.pack(len(payload), zlib.crc32(payload)) + payload
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def decode(payload: bytes) -> tuple[dict[str, str], bytes]:
@@ -275,7 +287,7 @@ class Durable:
         return self._log.syncs if self._log else 0
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        service = _service(environ)
+        service = service_of(environ)
         if service not in ("dynamodb", "s3") or self._log is None:
             return self._app(environ, start_response)
         length = int(environ.get("CONTENT_LENGTH") or 0)

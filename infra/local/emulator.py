@@ -15,16 +15,24 @@ start). Replay goes below ``StrictS3``: a URL that has since expired was valid w
 
 from __future__ import annotations
 
+import argparse
 import copy
+import dataclasses
 import functools
+import json
 import logging
+import os
+import signal
+import sys
 import threading
 import types
+from collections import deque
 from pathlib import Path
 from typing import Any
 
 import moto.backends as moto_backends
 import moto.dynamodb.models as dynamodb_models
+from moto.dynamodb.comparisons import ConditionExpressionParser
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
@@ -35,7 +43,9 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from infra.local import s3_listing
 from infra.local.durable import Durable, Replayed
+from infra.local.forward import Forward
 from infra.local.strict_s3 import StrictS3
 
 _DYNAMODB_LOCK = threading.RLock()
@@ -67,6 +77,32 @@ def _cached_module_list() -> None:
 
     list_of_moto_modules._driftbox_cached = True  # type: ignore[attr-defined]
     moto_backends.list_of_moto_modules = list_of_moto_modules
+
+
+def _cached_condition_lexing() -> None:
+    # moto lexes every ConditionExpression again, compiling a dozen regular expressions per token:
+    # a quarter of the emulator's DynamoDB time in a commit's conditional row writes, which all
+    # share one expression. The tokens depend on the text alone; the values are bound after.
+    original = ConditionExpressionParser._lex_condition_expression
+    if getattr(original, "_driftbox_cached", False):
+        return
+    lexed: dict[str | None, tuple[tuple[str, str], ...]] = {}
+
+    @functools.wraps(original)
+    def lex(self: ConditionExpressionParser) -> deque[Any]:
+        tokens = lexed.get(self.condition_expression)
+        if tokens is None:
+            tokens = tuple((node.nonterminal, node.text) for node in original(self))
+            if len(lexed) < 4096:
+                lexed[self.condition_expression] = tokens
+        literal = self.Kind.LITERAL
+        return deque(
+            self.Node(nonterminal=kind, kind=literal, text=text, value=text, children=[])
+            for kind, text in tokens
+        )
+
+    lex._driftbox_cached = True  # type: ignore[attr-defined]
+    ConditionExpressionParser._lex_condition_expression = lex  # type: ignore[method-assign]
 
 
 def _item_key(backend: DynamoDBBackend, op_type: str, op: dict[str, Any]) -> dict[str, Any]:
@@ -141,6 +177,8 @@ def _moto_app() -> Any:
     _serialise_dynamodb()
     _cheap_transactions()
     _cached_module_list()
+    _cached_condition_lexing()
+    s3_listing.install()
     return DomainDispatcherApplication(create_backend_app)
 
 
@@ -150,12 +188,18 @@ def wsgi_app() -> Any:
 
 
 def start(
-    host: str = "127.0.0.1", port: int = 5000, *, data_dir: Path | None = None, fsync: bool = True
+    host: str = "127.0.0.1",
+    port: int = 5000,
+    *,
+    data_dir: Path | None = None,
+    fsync: bool = True,
+    elsewhere: dict[str, str] | None = None,
 ) -> Emulator:
     """Start the emulator on ``host:port`` in a thread of this process.
 
     With ``data_dir``, the writes logged there are replayed before the port opens, and every write
-    acknowledged from then on is logged first.
+    acknowledged from then on is logged first. Requests for a service in ``elsewhere`` are passed
+    on to the address given for it (``forward.Forward``).
     """
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     durable = replayed = None
@@ -164,5 +208,48 @@ def start(
         durable = Durable(app, data_dir, dynamodb_lock=_DYNAMODB_LOCK, fsync=fsync)
         replayed = durable.replay()
         app = durable
-    server = make_server(host, port, StrictS3(app), threaded=True, request_handler=MotoRequestHandler)
+    front: Any = StrictS3(app)
+    if elsewhere:
+        front = Forward(front, elsewhere)
+    server = make_server(host, port, front, threaded=True, request_handler=MotoRequestHandler)
     return Emulator(server, durable, replayed).start()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """One emulator process of the local stack (``aws_services``): ready line on stdout, then serve.
+
+    It stops on SIGTERM or SIGINT, and at once when its parent goes (stdin closes), however the
+    parent went: a killed stack leaves no emulator behind holding its port or its data.
+    """
+    parser = argparse.ArgumentParser(prog="python -m infra.local.emulator")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--data-dir", type=Path)
+    parser.add_argument("--no-fsync", action="store_true")
+    parser.add_argument("--elsewhere", action="append", default=[], metavar="SERVICE=URL")
+    args = parser.parse_args(argv)
+    # The stack's own format, on the stderr it shares with the stack (one line per write).
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    for chatty in ("botocore", "boto3", "urllib3"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+    elsewhere = dict(item.split("=", 1) for item in args.elsewhere)
+    emulator = start(
+        args.host, args.port, data_dir=args.data_dir, fsync=not args.no_fsync, elsewhere=elsewhere
+    )
+    replayed = dataclasses.asdict(emulator.replayed) if emulator.replayed else None
+    print("READY " + json.dumps({"url": emulator.url, "replayed": replayed}), flush=True)
+
+    def orphaned() -> None:
+        sys.stdin.buffer.read()  # returns at end of file: the parent is gone
+        os._exit(1)
+
+    threading.Thread(target=orphaned, name="parent-watch", daemon=True).start()
+    stop.wait()
+    emulator.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -82,6 +82,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         help="answer this share (0 to 1) of @connections POSTs with 500, as a failing API Gateway would "
         "(drawn from a fixed seed: a run repeats)",
     )
+    parser.add_argument(
+        "--aws-in-process",
+        action="store_true",
+        help="run the AWS emulator as one thread of this process, not as a process per service "
+        "(slower; for counting its requests from inside)",
+    )
     parser.add_argument("--project-dir", type=Path, default=PROJECT_DIR, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -96,6 +102,8 @@ def _environment(args: argparse.Namespace) -> dict[str, str]:
     os.environ.setdefault("AWS_REGION", "us-east-1")
     os.environ.setdefault("AWS_DEFAULT_REGION", os.environ["AWS_REGION"])
     os.environ["AWS_ENDPOINT_URL"] = f"http://{args.host}:{args.aws_port}"
+    for service in ("S3", "DYNAMODB", "SQS"):  # set again if the services run apart (aws_services)
+        os.environ.pop(f"AWS_ENDPOINT_URL_{service}", None)
     os.environ.update(_stage_environment(args.project_dir, args.stage))
     ports = {
         "WEBSOCKET_MANAGEMENT_URL": f"http://{args.host}:{args.ws_port}",
@@ -125,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     from chalice.cli.factory import CLIFactory
     from chalice.local import ChaliceRequestHandler, LocalDevServer
 
-    from infra.local import emulator, resources
+    from infra.local import aws_services, emulator, resources
     from infra.local.schedules import ScheduledEvents
     from infra.local.sqs_events import SqsEventSources
     from infra.local.websocket_gateway import Gateway
@@ -137,7 +145,12 @@ def main(argv: list[str] | None = None) -> None:
 
     with contextlib.ExitStack() as running:  # each part is stopped in reverse order of start
         data_dir = None if args.in_memory else args.data_dir.resolve()
-        aws = emulator.start(args.host, args.aws_port, data_dir=data_dir, fsync=not args.no_fsync)
+        aws: emulator.Emulator | aws_services.Services
+        if args.aws_in_process:
+            aws = emulator.start(args.host, args.aws_port, data_dir=data_dir, fsync=not args.no_fsync)
+        else:
+            aws = aws_services.start(args.host, args.aws_port, data_dir=data_dir, fsync=not args.no_fsync)
+            os.environ.update(aws.endpoints())
         running.callback(aws.stop)
         if aws.replayed is not None:
             r = aws.replayed

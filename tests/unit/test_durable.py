@@ -161,4 +161,28 @@ def test_concurrent_writers_share_fsyncs_and_every_write_is_kept(tmp_path: Path)
     ],
 )
 def test_service_is_read_from_the_credential_scope(environ: dict[str, Any], service: str) -> None:
-    assert durable._service(environ) == service
+    assert durable.service_of(environ) == service
+
+
+def test_a_single_process_log_is_split_by_service_once(tmp_path: Path) -> None:
+    from infra.local import aws_services
+
+    records = [
+        ({"REQUEST_METHOD": "PUT", "PATH_INFO": "/bucket/a", "HTTP_AUTHORIZATION": S3_AUTH}, b"alpha"),
+        ({"REQUEST_METHOD": "POST", "HTTP_X_AMZ_TARGET": "DynamoDB_20120810.PutItem"}, b"{}"),
+        ({"REQUEST_METHOD": "PUT", "PATH_INFO": "/bucket/b", "HTTP_AUTHORIZATION": S3_AUTH}, b"beta"),
+        ({"REQUEST_METHOD": "POST", "HTTP_AUTHORIZATION": DYNAMODB_AUTH}, b"{}"),
+    ]
+    legacy = tmp_path / durable.LOG_NAME
+    legacy.write_bytes(b"".join(durable.encode(environ, body) for environ, body in records))
+
+    aws_services.split_legacy_log(tmp_path)
+
+    def kept(name: str) -> list[tuple[dict[str, str], bytes]]:
+        return [durable.decode(p) for _, p in durable.read_records(tmp_path / name / durable.LOG_NAME)]
+
+    assert not legacy.exists()
+    assert kept("s3") == [records[0], records[2]]  # each in its order
+    assert kept("dynamodb") == [records[1], records[3]]
+    aws_services.split_legacy_log(tmp_path)  # nothing left to split: the new logs stay as they are
+    assert kept("s3") == [records[0], records[2]]
