@@ -1,7 +1,9 @@
 """The executor: applies the planner's actions, and records in the index what each one achieved.
 
-Consecutive remote actions go up as the ops of one commit (at most 1,000), after the chunks their
-files need (only those neither the server nor the index knows to be stored). A refused commit is
+A run of consecutive remote actions goes up as commits of at most 1,000 ops, each sent as soon as
+the previous one returns, with whatever prefix of the run is ready (``frontier.py``), while the
+chunks of later files (only those neither the server nor the index knows to be stored) are still
+being sent: the server commits one part while the next part's bytes travel. A refused commit is
 narrowed: the ops the server names as conflicts are dropped, the rest sent again; what was dropped
 is planned again next round, after the journal is read. Local actions run one by one, each checking
 that the disk still holds what the plan saw. Whatever fails is reported for that path only; the
@@ -27,6 +29,7 @@ from driftbox.adapters.scanner import local_path
 from driftbox.core import actions as a
 from driftbox.core import journal, paths
 from driftbox.core.model import FILE, FOLDER, Item
+from driftbox.frontier import Frontier
 
 MAX_OPS = 1000
 
@@ -111,8 +114,33 @@ class Executor:
         self.outcome.failed[path] = why
 
     # -- remote -------------------------------------------------------------------------------
-    def _remote(self, batch: list[a.RemoteAction]) -> None:
-        ready = self._send_chunks(batch)
+    def _remote(self, run: list[a.RemoteAction]) -> None:
+        """Send the run's chunks and, in a second thread, commit its ops as their files become ready."""
+        frontier = Frontier(len(run))
+        unsent: set[int] = set()  # the actions whose files could not be sent
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="commit") as committer:
+            committing = committer.submit(self._commit_as_ready, run, frontier, unsent)
+            try:
+                self._send_chunks(run, frontier, unsent)
+                for i in frontier.waiting():  # a chunk it shares with a file that failed
+                    if i not in unsent:
+                        self._fail(_paths_of(run[i])[0], "not uploaded: a chunk of it could not be read")
+                        unsent.add(i)
+            except BaseException:
+                unsent.update(range(len(run)))  # commit nothing more
+                raise
+            finally:
+                frontier.close()
+            committing.result()
+
+    def _commit_as_ready(self, run: list[a.RemoteAction], frontier: Frontier, unsent: set[int]) -> None:
+        start = 0
+        while start < len(run):
+            end = frontier.wait_past(start, MAX_OPS)
+            self._commit([run[i] for i in range(start, end) if i not in unsent])
+            start = end
+
+    def _commit(self, ready: list[a.RemoteAction]) -> None:
         while ready:
             try:
                 answer = self.api.commit(self.namespace_id, [self._op(x) for x in ready], uuid.uuid4().hex)
@@ -141,27 +169,31 @@ class Executor:
             self._committed(ready, answer["results"])
             return
 
-    def _send_chunks(self, batch: list[a.RemoteAction]) -> list[a.RemoteAction]:
-        """Upload the chunks of every Upload of the batch; the actions whose files are ready."""
-        files: dict[Path, a.Upload] = {}
-        for action in batch:
+    def _send_chunks(self, run: list[a.RemoteAction], frontier: Frontier, unsent: set[int]) -> None:
+        """Upload the chunks of every Upload of the run; tell ``frontier`` as each file is ready."""
+        already_stored = self.index.uploaded_chunks()
+        files: dict[Path, int] = {}
+        for i, action in enumerate(run):
             if not isinstance(action, a.Upload):
+                frontier.resolve(i)
                 continue
             cached = self.scanned.get(paths.key(action.path))
             if cached is None or cached.content_hash != action.content_hash:
                 self._fail(action.path, "changed since it was scanned; sent next round")
+                unsent.add(i)
+                frontier.resolve(i)
                 continue
-            files[local_path(self.root, action.path)] = action
+            files[local_path(self.root, action.path)] = i
+            frontier.needs(i, [h for h in cached.chunks if h not in already_stored])
         uploads = [
-            transfer.Upload(
-                disk, self.scanned[paths.key(x.path)].chunks, self.scanned[paths.key(x.path)].stat.size_bytes
-            )
-            for disk, x in files.items()
+            transfer.Upload(disk, self._cached(run[i]).chunks, self._cached(run[i]).stat.size_bytes)
+            for disk, i in files.items()
         ]
 
         def stored(chunk_hash: str, size: int) -> None:
             with self.index.transaction() as tx:
                 tx.add_uploaded([chunk_hash])
+            frontier.stored(chunk_hash)
             self.on_bytes(size)
 
         sent, failed = transfer.upload_many(
@@ -169,15 +201,16 @@ class Executor:
             self.namespace_id,
             uploads,
             pool=self.pool,
-            already_stored=self.index.uploaded_chunks(),
+            already_stored=already_stored,
             on_stored=stored,
         )
         self.outcome.bytes_up += sent
         for disk, why in failed.items():
-            self._fail(files[disk].path, why)
-        dropped = {id(files[disk]) for disk in failed}
-        chosen = {id(x) for x in files.values()}
-        return [x for x in batch if id(x) not in dropped and (not isinstance(x, a.Upload) or id(x) in chosen)]
+            self._fail(run[files[disk]].path, why)  # type: ignore[union-attr]
+            unsent.add(files[disk])
+
+    def _cached(self, action: a.RemoteAction) -> CachedHash:
+        return self.scanned[paths.key(_paths_of(action)[0])]
 
     def _op(self, action: a.RemoteAction) -> dict[str, Any]:
         if isinstance(action, a.Upload):
@@ -351,10 +384,11 @@ def _kind(action: a.Action) -> str:
 
 
 def _batches(plan: Sequence[a.Action]) -> Iterator[list[a.Action]]:
-    """Runs of remote actions, of downloads, and of the rest, in plan order (at most MAX_OPS each)."""
+    """Runs of remote actions, of downloads (at most MAX_OPS each) and of the rest, in plan order."""
     batch: list[a.Action] = []
     for action in plan:
-        if batch and (_kind(action) != _kind(batch[0]) or len(batch) >= MAX_OPS):
+        full = len(batch) >= MAX_OPS and _kind(action) != "remote"  # a remote run is committed in parts
+        if batch and (_kind(action) != _kind(batch[0]) or full):
             yield batch
             batch = []
         batch.append(action)

@@ -1,14 +1,15 @@
 """Moving file bytes: chunks up on presigned PUTs, only those the server lacks, and files down into
 place without ever leaving a partial file at the path.
 
-Files go many at a time: one grant request covers the chunks of many files (up to 1,000), and their
-transfers share the worker pool. Uploads read one chunk per worker at a time (memory is
-``workers * 4 MiB`` whatever the sizes), check each chunk's hash as read against the list the
-commit will name (a file edited during the upload fails that file, to be sent with its new content
-next round), and tell the caller which chunks are stored, so a killed client never sends them
-again. Downloads write into hidden temporary files beside their targets, check every chunk's hash
-and each file's content hash, fsync, and rename over the target: the path holds the old bytes or
-the new ones, nothing in between.
+Files go many at a time: one grant request covers the chunks of many files (up to 1,000), their
+transfers share the worker pool, and the next request's grants are fetched while this one's chunks
+go up. Uploads read one chunk per worker at a time (memory is ``workers * 4 MiB`` whatever the
+sizes), check each chunk's hash as read against the list the commit will name (a file edited
+during the upload fails that file, to be sent with its new content next round), and tell the
+caller which chunks are stored, so a killed client never sends them again. Downloads write into
+hidden temporary files beside their targets, check every chunk's hash and each file's content
+hash, fsync, and rename over the target: the path holds the old bytes or the new ones, nothing in
+between.
 """
 
 from __future__ import annotations
@@ -104,11 +105,19 @@ def upload_many(
         return len(data)
 
     sent = 0
-    for start in range(0, len(wanted), GRANTS_PER_REQUEST):
-        grants = api.upload_grants(namespace_id, wanted[start : start + GRANTS_PER_REQUEST])
-        for chunk_hash in grants["present"]:
-            on_stored(chunk_hash, 0)
-        sent += sum(pool.map(put, grants["uploads"]))
+    windows = [
+        wanted[start : start + GRANTS_PER_REQUEST] for start in range(0, len(wanted), GRANTS_PER_REQUEST)
+    ]
+    # The next window's URLs are asked for while this window's chunks go up: no pause between them.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="grants") as asker:
+        asked = [asker.submit(api.upload_grants, namespace_id, windows[0])] if windows else []
+        for i in range(len(windows)):
+            grants = asked[i].result()
+            if i + 1 < len(windows):
+                asked.append(asker.submit(api.upload_grants, namespace_id, windows[i + 1]))
+            for chunk_hash in grants["present"]:
+                on_stored(chunk_hash, 0)
+            sent += sum(pool.map(put, grants["uploads"]))
     return sent, failed
 
 
