@@ -331,9 +331,9 @@ def phase_upload(
 def _warm_up(stack: LocalStack, peers: Peers, work: Path) -> None:
     """One small sync by each tool first, untimed: the stack's first requests load botocore's models
     and make its clients (seconds, on these machines), as a cold Lambda does once; whoever came
-    first would pay for all."""
-    folder = work / "warm-up"
-    write_random(folder / "one.bin", 1024, 99)
+    first would pay for all. 100 files, so that the paths a large commit takes (row transactions,
+    a listing of stored chunks) are warm too."""
+    folder = make_tree(work / "warm-up", 0, 100, 1024, 99)
     _driftbox_first_upload(stack, work, folder)
     for tool in peers.tools().values():
         tool(folder, "warm-up")
