@@ -32,6 +32,7 @@ from driftbox.core.model import FILE, FOLDER, Item
 from driftbox.frontier import Frontier
 
 MAX_OPS = 1000
+MIN_OPS = 200  # a commit costs the server a few requests whatever its size: not one per file
 
 
 @dataclass
@@ -136,7 +137,7 @@ class Executor:
     def _commit_as_ready(self, run: list[a.RemoteAction], frontier: Frontier, unsent: set[int]) -> None:
         start = 0
         while start < len(run):
-            end = frontier.wait_past(start, MAX_OPS)
+            end = frontier.wait_past(start, MAX_OPS, MIN_OPS)
             self._commit([run[i] for i in range(start, end) if i not in unsent])
             start = end
 

@@ -62,11 +62,11 @@ class Frontier:
             for action in range(self._end, self._count):
                 self._resolve(action)
 
-    def wait_past(self, start: int, most: int) -> int:
-        """Block until an action at or after ``start`` is resolved with all before it; return the end
-        of the ready prefix from ``start`` (at most ``most`` actions long)."""
+    def wait_past(self, start: int, most: int, least: int = 1) -> int:
+        """Block until ``least`` actions from ``start`` on are resolved with all before them (or all
+        the rest are); return the end of the ready prefix from ``start``, at most ``most`` long."""
         with self._changed:
-            while self._end <= start:
+            while self._end < min(start + least, self._count):
                 self._changed.wait()
             return min(self._end, start + most)
 

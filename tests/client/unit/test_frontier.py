@@ -20,14 +20,16 @@ def _frontier(*chunks_of: Sequence[Hashable]) -> Frontier:
     return frontier
 
 
-def _ready_end(frontier: Frontier, start: int, most: int = 10, timeout_s: float = 1.0) -> int | None:
-    """What ``wait_past(start, most)`` returns, or None if it still waits after ``timeout_s``.
+def _ready_end(
+    frontier: Frontier, start: int, most: int = 10, timeout_s: float = 1.0, least: int = 1
+) -> int | None:
+    """What ``wait_past(start, most, least)`` returns, or None if it still waits after ``timeout_s``.
 
     The call runs in a thread of its own so that a frontier that never gets ready fails the test
     instead of hanging it; a waiter left behind is a daemon.
     """
     ends: list[int] = []
-    waiter = threading.Thread(target=lambda: ends.append(frontier.wait_past(start, most)), daemon=True)
+    waiter = threading.Thread(target=lambda: ends.append(frontier.wait_past(start, most, least)), daemon=True)
     waiter.start()
     waiter.join(timeout_s)
     return ends[0] if ends else None
@@ -108,6 +110,16 @@ def test_resolving_a_resolved_action_changes_nothing() -> None:
     frontier.resolve(1)
     frontier.stored("a")
     assert _ready_end(frontier, 0) == 3
+
+
+def test_wait_past_waits_for_least_actions_unless_no_more_can_come() -> None:
+    frontier = _frontier([], [], ["a"], [], ["b"])
+    assert _ready_end(frontier, 0, least=3, timeout_s=0.05) is None  # two ready: fewer than three
+    frontier.stored("a")
+    assert _ready_end(frontier, 0, least=3) == 4  # all that is ready, not just three
+    assert _ready_end(frontier, 4, least=3, timeout_s=0.05) is None  # one left, still waiting
+    frontier.stored("b")
+    assert _ready_end(frontier, 4, least=3) == 5  # the last one: no more can come
 
 
 def test_wait_past_waits_until_the_action_at_start_is_ready() -> None:
