@@ -78,7 +78,13 @@ class LocalStack:
         """Ctrl-C, as a person would; returns the exit code."""
         assert self.process is not None
         self.process.send_signal(signal.SIGINT)
-        return self.process.wait(timeout_s)
+        try:
+            return self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise RuntimeError(
+                f"the local stack did not stop within {timeout_s} s:\n" + "".join(self.output[-60:])
+            ) from None
 
     def kill(self) -> None:
         """SIGKILL: no chance to flush or close anything."""
