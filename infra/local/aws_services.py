@@ -20,7 +20,6 @@ import os
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 from infra.local import durable
@@ -28,13 +27,6 @@ from infra.local.child import free_port
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SPLIT = {"s3": "s3", "dynamodb": "dynamodb", "sqs": "dynamodb"}  # service -> the process holding it
-
-
-@dataclass(frozen=True)
-class Replayed:
-    records: int
-    bytes: int
-    seconds: float
 
 
 class EmulatorProcess:
@@ -100,14 +92,17 @@ class Services:
         }
 
     @property
-    def replayed(self) -> Replayed | None:
+    def replayed(self) -> durable.Replayed | None:
+        """Both processes' replays, as one (they replay at the same time)."""
         parts = [p.replayed for p in (self.s3, self.dynamodb) if p.replayed is not None]
         if not parts:
             return None
-        return Replayed(
+        return durable.Replayed(
             records=int(sum(p["records"] for p in parts)),
+            failed=int(sum(p["failed"] for p in parts)),
             bytes=int(sum(p["bytes"] for p in parts)),
             seconds=max(p["seconds"] for p in parts),
+            cut_bytes=int(sum(p["cut_bytes"] for p in parts)),
         )
 
     def stop(self) -> None:
