@@ -174,6 +174,7 @@ class Executor:
         """Upload the chunks of every Upload of the run; tell ``frontier`` as each file is ready."""
         already_stored = self.index.uploaded_chunks()
         files: dict[Path, int] = {}
+        uploads: list[transfer.Upload] = []
         for i, action in enumerate(run):
             if not isinstance(action, a.Upload):
                 frontier.resolve(i)
@@ -184,12 +185,10 @@ class Executor:
                 unsent.add(i)
                 frontier.resolve(i)
                 continue
-            files[local_path(self.root, action.path)] = i
+            disk = local_path(self.root, action.path)
+            files[disk] = i
+            uploads.append(transfer.Upload(disk, cached.chunks, cached.stat.size_bytes))
             frontier.needs(i, [h for h in cached.chunks if h not in already_stored])
-        uploads = [
-            transfer.Upload(disk, self._cached(run[i]).chunks, self._cached(run[i]).stat.size_bytes)
-            for disk, i in files.items()
-        ]
 
         def stored(chunk_hash: str, size: int) -> None:
             with self.index.transaction() as tx:
@@ -207,11 +206,8 @@ class Executor:
         )
         self.outcome.bytes_up += sent
         for disk, why in failed.items():
-            self._fail(run[files[disk]].path, why)  # type: ignore[union-attr]
+            self._fail(_paths_of(run[files[disk]])[0], why)
             unsent.add(files[disk])
-
-    def _cached(self, action: a.RemoteAction) -> CachedHash:
-        return self.scanned[paths.key(_paths_of(action)[0])]
 
     def _op(self, action: a.RemoteAction) -> dict[str, Any]:
         if isinstance(action, a.Upload):

@@ -20,6 +20,7 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 _HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
 )
+_NOT_PASSED_BACK = _HOP_BY_HOP | {"content-length"}  # the body is whole here: its length is set again
 
 
 def _request_headers(environ: dict[str, Any]) -> dict[str, str]:
@@ -66,8 +67,6 @@ class Forward:
             data = answer.read()
         finally:
             connection.close()
-        headers = [
-            (k, v) for k, v in answer.getheaders() if k.lower() not in _HOP_BY_HOP | {"content-length"}
-        ]
+        headers = [(k, v) for k, v in answer.getheaders() if k.lower() not in _NOT_PASSED_BACK]
         start_response(f"{answer.status} {answer.reason}", [*headers, ("Content-Length", str(len(data)))])
         return [data]
