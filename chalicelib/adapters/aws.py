@@ -11,8 +11,8 @@ import threading
 from typing import Any
 
 import boto3
-import botocore.session
 from botocore.config import Config
+from botocore.exceptions import NoCredentialsError
 
 from chalicelib.settings import SETTINGS
 
@@ -20,24 +20,20 @@ _LOCK = threading.Lock()
 
 
 @functools.cache
-def client(
-    service: str,
-    *,
-    endpoint_url: str | None = None,
-    config: Config | None = None,
-    timestamps_as_text: bool = False,
-) -> Any:
-    """A client; with ``timestamps_as_text``, one that leaves the timestamps of its answers as sent.
-
-    botocore parses each timestamp with dateutil: for a listing of 1,000 S3 keys whose dates nobody
-    reads, that costs more than the request itself.
-    """
+def client(service: str, *, endpoint_url: str | None = None, config: Config | None = None) -> Any:
     with _LOCK:
-        if not timestamps_as_text:
-            return boto3.client(
-                service, region_name=SETTINGS.region, endpoint_url=endpoint_url, config=config
-            )
-        core = botocore.session.get_session()
-        core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=str)
-        session = boto3.session.Session(botocore_session=core)
-        return session.client(service, region_name=SETTINGS.region, endpoint_url=endpoint_url, config=config)
+        return boto3.client(service, region_name=SETTINGS.region, endpoint_url=endpoint_url, config=config)
+
+
+@functools.cache
+def _credentials() -> Any:
+    with _LOCK:
+        return boto3.session.Session().get_credentials()
+
+
+def credentials() -> Any:
+    """The credentials clients sign with, as of now (``access_key``, ``secret_key``, ``token``)."""
+    found = _credentials()
+    if found is None:
+        raise NoCredentialsError()
+    return found.get_frozen_credentials()

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import base64
+import functools
 import gzip
 import json
-import time
+import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote_plus
 
+from botocore import handlers
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from chalicelib.adapters import aws, keys
+from chalicelib.adapters.presign import BucketAddress, presigned_url
 from chalicelib.settings import SETTINGS
 
 _POOL = ThreadPoolExecutor(max_workers=32, thread_name_prefix="s3")
@@ -26,39 +31,86 @@ def _client() -> Any:
     return aws.client("s3", config=_CONFIG)
 
 
-def _listing_client() -> Any:
-    return aws.client("s3", config=_CONFIG, timestamps_as_text=True)  # LastModified is never read
+@functools.cache
+def _chunk_bucket() -> BucketAddress:
+    """The chunk bucket's address, as botocore resolves it (endpoint, addressing style)."""
+    probe = "probe"
+    url = _client().generate_presigned_url(
+        "get_object", Params={"Bucket": SETTINGS.chunk_bucket, "Key": probe}
+    )
+    return BucketAddress.of(url, probe, SETTINGS.region)
+
+
+def _presign(method: str, key: str, headers: dict[str, str]) -> tuple[str, int]:
+    """A presigned URL for a chunk key and the Unix time it expires at."""
+    now = datetime.now(UTC)
+    url = presigned_url(
+        _chunk_bucket(),
+        aws.credentials(),
+        method=method,
+        key=key,
+        headers=headers,
+        expires_s=SETTINGS.presign_ttl_s,
+        now=now,
+    )
+    return url, int(now.timestamp()) + SETTINGS.presign_ttl_s
 
 
 def presign_put(namespace_id: str, chunk_hash: str, size_bytes: int) -> dict[str, Any]:
     """A PUT whose signature covers the body's SHA-256 and length: S3 refuses other bytes."""
     checksum = base64.b64encode(bytes.fromhex(chunk_hash)).decode("ascii")
-    url = _client().generate_presigned_url(
-        "put_object",
-        Params={
-            "Bucket": SETTINGS.chunk_bucket,
-            "Key": keys.chunk_object(namespace_id, chunk_hash),
-            "ChecksumSHA256": checksum,
-            "ContentLength": size_bytes,
-        },
-        ExpiresIn=SETTINGS.presign_ttl_s,
-    )
-    return {
-        "hash": chunk_hash,
-        "url": url,
-        "method": "PUT",
-        "headers": {"x-amz-checksum-sha256": checksum, "Content-Length": str(size_bytes)},
-        "expires_at": int(time.time()) + SETTINGS.presign_ttl_s,
-    }
+    headers = {"x-amz-checksum-sha256": checksum, "Content-Length": str(size_bytes)}
+    url, expires_at = _presign("PUT", keys.chunk_object(namespace_id, chunk_hash), headers)
+    return {"hash": chunk_hash, "url": url, "method": "PUT", "headers": headers, "expires_at": expires_at}
 
 
 def presign_get(namespace_id: str, chunk_hash: str) -> dict[str, Any]:
-    url = _client().generate_presigned_url(
-        "get_object",
-        Params={"Bucket": SETTINGS.chunk_bucket, "Key": keys.chunk_object(namespace_id, chunk_hash)},
-        ExpiresIn=SETTINGS.presign_ttl_s,
-    )
-    return {"hash": chunk_hash, "url": url, "expires_at": int(time.time()) + SETTINGS.presign_ttl_s}
+    url, expires_at = _presign("GET", keys.chunk_object(namespace_id, chunk_hash), {})
+    return {"hash": chunk_hash, "url": url, "expires_at": expires_at}
+
+
+_S3_XML = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+_EMPTY_LISTING = f'<ListBucketResult xmlns="{_S3_XML[1:-1]}"></ListBucketResult>'.encode()
+
+
+def _read_listing(response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any) -> None:
+    """Read a ListObjectsV2 page's keys and sizes here, and leave botocore an empty page to parse.
+
+    botocore parses each page twice: once looking for an error sent with a 200, then into
+    dictionaries of every field. In a large commit that was a third of the app's time; one
+    ElementTree pass reading the two fields used costs a tenth of it. The answer gets ``Sizes``
+    (key: size), ``LastKey`` and ``IsTruncated``; an error sent with a 200 becomes a 500, as
+    botocore's own check makes it (to be retried).
+    """
+    if response_dict["status_code"] != 200:
+        return
+    try:
+        root = ET.fromstring(response_dict["body"])  # noqa: S314 - S3's own answer to a signed request
+    except ET.ParseError:
+        return  # botocore's parser reports it
+    if root.tag != _S3_XML + "ListBucketResult":
+        if root.tag == "Error":
+            response_dict["status_code"] = 500
+        return
+    decode = unquote_plus if root.findtext(_S3_XML + "EncodingType") == "url" else str
+    sizes = {
+        decode(item.findtext(_S3_XML + "Key", "")): int(item.findtext(_S3_XML + "Size", "0"))
+        for item in root.iterfind(_S3_XML + "Contents")
+    }
+    customized_response_dict["Sizes"] = sizes
+    customized_response_dict["LastKey"] = next(reversed(sizes), None)
+    customized_response_dict["IsTruncated"] = root.findtext(_S3_XML + "IsTruncated") == "true"
+    response_dict["body"] = _EMPTY_LISTING
+
+
+@functools.cache
+def _listing_client() -> Any:
+    s3 = aws.client("s3", config=_CONFIG.merge(Config()))  # its own client: its own event handlers
+    # botocore's look for an error sent with a 200 runs first and parses the page once more;
+    # _read_listing makes that check itself. (Only on this client: the others keep it.)
+    s3.meta.events.unregister("before-parse.s3.*", handlers._handle_200_error)
+    s3.meta.events.register_first("before-parse.s3.ListObjectsV2", _read_listing)
+    return s3
 
 
 def _stored_size(key: str) -> int | None:
@@ -118,9 +170,8 @@ def _listed_sizes(
             StartAfter=prefix + wanted[i][:-1],  # a proper prefix of the key sorts just before it
             MaxKeys=page_keys,
         )
-        contents = page.get("Contents", [])
-        listed = {obj["Key"][len(prefix) :]: int(obj["Size"]) for obj in contents}
-        last = contents[-1]["Key"][len(prefix) :] if page.get("IsTruncated") else None
+        listed = {key[len(prefix) :]: size for key, size in page["Sizes"].items()}
+        last = page["LastKey"][len(prefix) :] if page["IsTruncated"] and page["LastKey"] else None
         first = i
         while i < len(wanted) and (last is None or wanted[i] <= last):
             sizes[wanted[i]] = listed.get(wanted[i])
