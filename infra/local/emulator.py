@@ -36,17 +36,14 @@ from moto.dynamodb.comparisons import ConditionExpressionParser
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
-from moto.moto_server.werkzeug_app import (
-    DomainDispatcherApplication,
-    MotoRequestHandler,
-    create_backend_app,
-)
-from werkzeug.serving import BaseWSGIServer, make_server
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from infra.local import s3_listing
 from infra.local.durable import Durable, Replayed
 from infra.local.forward import Forward
+from infra.local.s3_put import PlainPuts
 from infra.local.strict_s3 import StrictS3
+from infra.local.wsgi_server import WsgiServer
 
 _DYNAMODB_LOCK = threading.RLock()
 
@@ -151,7 +148,7 @@ def _cheap_transactions() -> None:
 class Emulator:
     """moto's server in a thread of this process, behind our WSGI layers."""
 
-    def __init__(self, server: BaseWSGIServer, durable: Durable | None, replayed: Replayed | None) -> None:
+    def __init__(self, server: WsgiServer, durable: Durable | None, replayed: Replayed | None) -> None:
         self._server = server
         self._durable = durable
         self.replayed = replayed
@@ -167,7 +164,6 @@ class Emulator:
 
     def stop(self) -> None:
         self._server.shutdown()
-        self._server.server_close()
         self._thread.join()
         if self._durable is not None:
             self._durable.close()
@@ -179,7 +175,7 @@ def _moto_app() -> Any:
     _cached_module_list()
     _cached_condition_lexing()
     s3_listing.install()
-    return DomainDispatcherApplication(create_backend_app)
+    return PlainPuts(DomainDispatcherApplication(create_backend_app))
 
 
 def wsgi_app() -> Any:
@@ -201,7 +197,6 @@ def start(
     acknowledged from then on is logged first. Requests for a service in ``elsewhere`` are passed
     on to the address given for it (``forward.Forward``).
     """
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     durable = replayed = None
     app = _moto_app()
     if data_dir is not None:
@@ -211,8 +206,7 @@ def start(
     front: Any = StrictS3(app)
     if elsewhere:
         front = Forward(front, elsewhere)
-    server = make_server(host, port, front, threaded=True, request_handler=MotoRequestHandler)
-    return Emulator(server, durable, replayed).start()
+    return Emulator(WsgiServer(host, port, front), durable, replayed).start()
 
 
 def main(argv: list[str] | None = None) -> None:
