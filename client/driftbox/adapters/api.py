@@ -13,15 +13,50 @@ import random
 import time
 import uuid
 from collections.abc import Iterator
-from typing import Any
-from urllib.parse import urlencode
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode, urlsplit
 
 import requests
 
 from driftbox import errors
 
+if TYPE_CHECKING:
+    from requests.sessions import _Settings
+
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 _TIMEOUT_S = (10, 60)  # connect, read
+
+
+class _Session(requests.Session):
+    """A session that reads the proxy and CA bundle variables once per host, not per request.
+
+    requests looks them up again for every request, scanning the whole environment: a tenth of
+    the client's time in a sync of many small files. They do not change while the client runs.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._settings: dict[tuple[str, str], _Settings] = {}
+
+    def merge_environment_settings(
+        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> _Settings:
+        if (
+            proxies
+            or stream is not None
+            or verify is not None
+            or cert is not None
+            or not isinstance(url, str)
+        ):
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        parts = urlsplit(url)
+        found = self._settings.get((parts.scheme, parts.netloc))
+        if found is None:
+            found = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            self._settings[(parts.scheme, parts.netloc)] = found
+        settings = found.copy()
+        settings["proxies"] = dict(found["proxies"])
+        return settings
 
 
 class TransferRefused(errors.DriftboxError):
@@ -44,7 +79,7 @@ class Api:
         self.server = server.rstrip("/")
         self.token = token
         self.attempts = attempts
-        self.session = session or requests.Session()
+        self.session = session or _Session()
 
     # -- plumbing -------------------------------------------------------------------------------
     def _send(self, method: str, url: str, *, retry: bool, **kwargs: Any) -> requests.Response:
