@@ -132,19 +132,25 @@ def read_records(path: Path) -> Iterator[tuple[int, bytes]]:
 
 
 class WriteLog:
-    """An append-only file with group commit: ``append`` then ``wait_durable``."""
+    """An append-only file with group commit: ``append`` then ``wait_durable``.
+
+    Without fsync a record is as durable as it gets once written, and no thread is woken for it.
+    """
 
     def __init__(self, path: Path, *, fsync: bool = True) -> None:
         self.path = path
         self._fsync = fsync
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._append_lock = threading.Lock()
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()
+        self._appended = threading.Condition(self._lock)  # the flusher waits for records
+        self._synced = threading.Condition(self._lock)  # writers wait for their record's fsync
         self._tail = self._durable = os.fstat(self._fd).st_size
         self._closed = False
         self.syncs = 0
         self._flusher = threading.Thread(target=self._flush_forever, name="write-log-fsync", daemon=True)
-        self._flusher.start()
+        if fsync:
+            self._flusher.start()
 
     @property
     def tail(self) -> int:
@@ -156,43 +162,45 @@ class WriteLog:
             view = memoryview(record)
             while view:
                 view = view[os.write(self._fd, view) :]
-            self._tail += len(record)
-            end = self._tail
-        with self._changed:
-            self._changed.notify_all()
+            with self._lock:
+                self._tail += len(record)
+                end = self._tail
+                if self._fsync:
+                    self._appended.notify()
+                else:
+                    self._durable = end
         return end
 
     def wait_durable(self, offset: int) -> None:
-        if not self._fsync:
-            return
-        with self._changed:
+        with self._lock:
             while self._durable < offset and not self._closed:
-                self._changed.wait()
+                self._synced.wait()
 
     def _flush_forever(self) -> None:
         while True:
-            with self._changed:
+            with self._lock:
                 while self._durable >= self._tail and not self._closed:
-                    self._changed.wait()
+                    self._appended.wait()
                 if self._closed:
                     return
                 target = self._tail
-            if self._fsync:
-                os.fdatasync(self._fd)
-                self.syncs += 1
-            with self._changed:
+            os.fdatasync(self._fd)
+            self.syncs += 1
+            with self._lock:
                 self._durable = max(self._durable, target)
-                self._changed.notify_all()
+                self._synced.notify_all()
 
     def close(self) -> None:
         with self._append_lock:
             os.fsync(self._fd)
-            with self._changed:
+            with self._lock:
                 self._durable = self._tail
                 self._closed = True
-                self._changed.notify_all()
+                self._appended.notify_all()
+                self._synced.notify_all()
             os.close(self._fd)
-        self._flusher.join()
+        if self._fsync:
+            self._flusher.join()
 
 
 @dataclass(frozen=True)
