@@ -38,7 +38,7 @@ from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-from infra.local import s3_listing
+from infra.local import dynamodb_params, s3_listing
 from infra.local.durable import Durable, Replayed
 from infra.local.forward import Forward
 from infra.local.s3_put import PlainPuts
@@ -175,6 +175,7 @@ def _moto_app() -> Any:
     _cached_module_list()
     _cached_condition_lexing()
     s3_listing.install()
+    dynamodb_params.install()
     return PlainPuts(DomainDispatcherApplication(create_backend_app))
 
 
