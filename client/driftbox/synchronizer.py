@@ -89,17 +89,35 @@ class Report:
 
 
 @contextlib.contextmanager
-def _progress(work: Sequence[a.Action]) -> Iterator[Callable[[int], None]]:
-    """A transfer bar on a terminal, for passes that move files; elsewhere nothing."""
-    moving = sum(isinstance(x, a.Upload | a.Download) for x in work)
+def _progress(work: Sequence[a.Action], local: Mapping[str, Item]) -> Iterator[Callable[[int], None]]:
+    """A transfer bar on a terminal, for passes that move files; elsewhere nothing.
+
+    Its total is the size of the files to move; chunks the server or the folder already holds are
+    not sent, so it may end short of it.
+    """
+    moving = [x for x in work if isinstance(x, a.Upload | a.Download)]
     if not moving or not sys.stdout.isatty():
         yield lambda size: None
         return
-    from rich.progress import DownloadColumn, Progress, SpinnerColumn, TextColumn, TransferSpeedColumn
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TransferSpeedColumn,
+    )
 
-    columns = (SpinnerColumn(), TextColumn(f"{moving} file(s)"), DownloadColumn(), TransferSpeedColumn())
+    total = sum(_pending_size(x, local) or 0 for x in moving)
+    columns = (
+        SpinnerColumn(),
+        TextColumn(f"{len(moving)} file(s)"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+    )
     with Progress(*columns, transient=True) as bar:
-        task = bar.add_task("transfer", total=None)
+        task = bar.add_task("transfer", total=total or None)
         yield lambda size: bar.advance(task, size)
 
 
@@ -297,7 +315,7 @@ class Synchronizer:
             found = self._scan()
             actions = self._plan(found)
             work = [x for x in actions if not isinstance(x, a.Record)]
-            with _progress(work) as on_bytes:
+            with _progress(work, found.tree) as on_bytes:
                 executor = Executor(
                     self.api, self.index, self.root, self.namespace_id, self.pool, found.hashed, on_bytes
                 )
