@@ -36,22 +36,24 @@ def _compile(shape: Any, made: dict[str, Parse]) -> Parse:
     kind = shape.type_name
     parse: Parse
     if kind == "structure" and not shape.is_document_type:
-        members: list[tuple[str, str, str]] = []
+        members: dict[str, tuple[str, str]] = {}  # by serialised name: (name, shape)
 
         def structure(value: Any) -> Any:
+            # Over what came rather than over the members: an attribute value has ten members
+            # and sets one. moto's walk goes in member order; dicts compare regardless of order.
             if value is None:
                 return None
             parsed = {}
-            for name, json_name, member in members:
-                raw = value.get(json_name)
-                if raw is not None:
-                    parsed[name] = made[member](raw)
+            for json_name, raw in value.items():
+                member = members.get(json_name)
+                if member is not None and raw is not None:
+                    parsed[member[0]] = made[member[1]](raw)
             return parsed
 
         made[shape.name] = parse = structure
         for name, member_shape in shape.members.items():
             _compile(member_shape, made)
-            members.append((name, member_shape.serialization.get("name", name), member_shape.name))
+            members[member_shape.serialization.get("name", name)] = (name, member_shape.name)
         return parse
     if kind == "list":
         member = shape.member.name

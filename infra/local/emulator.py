@@ -26,19 +26,17 @@ import signal
 import sys
 import threading
 import types
-from collections import deque
 from pathlib import Path
 from typing import Any
 
 import moto.backends as moto_backends
 import moto.dynamodb.models as dynamodb_models
-from moto.dynamodb.comparisons import ConditionExpressionParser
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-from infra.local import dynamodb_params, s3_listing
+from infra.local import dynamodb_params, dynamodb_shortcuts, s3_listing
 from infra.local.durable import Durable, Replayed
 from infra.local.forward import Forward
 from infra.local.s3_put import PlainPuts
@@ -74,32 +72,6 @@ def _cached_module_list() -> None:
 
     list_of_moto_modules._driftbox_cached = True  # type: ignore[attr-defined]
     moto_backends.list_of_moto_modules = list_of_moto_modules
-
-
-def _cached_condition_lexing() -> None:
-    # moto lexes every ConditionExpression again, compiling a dozen regular expressions per token:
-    # a quarter of the emulator's DynamoDB time in a commit's conditional row writes, which all
-    # share one expression. The tokens depend on the text alone; the values are bound after.
-    original = ConditionExpressionParser._lex_condition_expression
-    if getattr(original, "_driftbox_cached", False):
-        return
-    lexed: dict[str | None, tuple[tuple[str, str], ...]] = {}
-
-    @functools.wraps(original)
-    def lex(self: ConditionExpressionParser) -> deque[Any]:
-        tokens = lexed.get(self.condition_expression)
-        if tokens is None:
-            tokens = tuple((node.nonterminal, node.text) for node in original(self))
-            if len(lexed) < 4096:
-                lexed[self.condition_expression] = tokens
-        literal = self.Kind.LITERAL
-        return deque(
-            self.Node(nonterminal=kind, kind=literal, text=text, value=text, children=[])
-            for kind, text in tokens
-        )
-
-    lex._driftbox_cached = True  # type: ignore[attr-defined]
-    ConditionExpressionParser._lex_condition_expression = lex  # type: ignore[method-assign]
 
 
 def _item_key(backend: DynamoDBBackend, op_type: str, op: dict[str, Any]) -> dict[str, Any]:
@@ -173,7 +145,7 @@ def _moto_app() -> Any:
     _serialise_dynamodb()
     _cheap_transactions()
     _cached_module_list()
-    _cached_condition_lexing()
+    dynamodb_shortcuts.install()
     s3_listing.install()
     dynamodb_params.install()
     return PlainPuts(DomainDispatcherApplication(create_backend_app))
