@@ -149,12 +149,20 @@ def link(ctx: Context, folder: Path) -> None:
     help="how to see local changes: the system's file events, falling back to polling where they "
     "cannot be used (auto), or polling only (for a folder on a network file system)",
 )
+@click.option(
+    "--confirm-deletes",
+    is_flag=True,
+    help="with --once: make the deletes the safety check held back (a folder or server emptied on "
+    "purpose); the server keeps their history",
+)
 @pass_context
-def sync(ctx: Context, once: bool, watch: str) -> None:
+def sync(ctx: Context, once: bool, watch: str, confirm_deletes: bool) -> None:
     """Sync the linked folder: until stopped, or --once."""
+    if confirm_deletes and not once:
+        raise errors.UsageError("--confirm-deletes goes with --once: it confirms one pass's deletes")
     with ctx.synchronizer() as sync:
         if once:
-            report = sync.once()
+            report = sync.once(confirm_deletes=confirm_deletes)
             click.echo(report.summary())
             if not report.ok:
                 failed = len(report.problems)
@@ -236,7 +244,15 @@ def history(ctx: Context, path: str) -> None:
 def restore(ctx: Context, path: str, rev: int) -> None:
     """Make an old revision of a file current again (as a new revision)."""
     namespace_id = ctx.settings.namespace_id or ctx.linked()[1]
-    answer = ctx.api().restore(namespace_id, _driftbox_path(ctx, path), rev)
+    target = _driftbox_path(ctx, path)
+    try:
+        answer = ctx.api().restore(namespace_id, target, rev)
+    except errors.ServerError as exc:
+        if exc.code == "not_found" and "rev" in exc.details:
+            raise errors.DriftboxError(
+                f"{target} has no rev {rev}: `driftbox history {target}` lists its revisions"
+            ) from exc
+        raise
     click.echo(f"Restored {answer['path']} from rev {rev} as rev {answer['rev']}.")
 
 

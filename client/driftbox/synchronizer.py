@@ -2,7 +2,7 @@
 
 A pass (``once``) repeats rounds of: pull the journal from the saved cursor into the remote tree
 (the tree and the cursor saved in one transaction), scan the folder (stat only for unchanged
-files), refuse if the picture looks like a disaster rather than a user's intent (``check_safe``),
+files), refuse if the folder looks emptied rather than edited (``check_safe``),
 plan, execute. It ends when a plan has nothing left to do, or after ``MAX_ROUNDS``.
 
 What is never read as "delete everything": a linked folder that is missing or lost its marker (an
@@ -192,6 +192,7 @@ class Synchronizer:
         self.sync_running = False  # opened to look only, beside a sync of this home
         self._lock: int | None = None
         self._notices: list[str] = []
+        self.deletes_confirmed = False  # for the pass under way: see ``once``
 
     @classmethod
     def open(
@@ -294,17 +295,24 @@ class Synchronizer:
         synced = {} if forget_synced else _without_marker(self.index.load_synced())
         remote = _without_marker(self.index.load_remote() if remote is None else remote)
         local = _with_unreadable(found.tree, found.problems, synced)
-        why = check_safe(synced, local, remote)
-        if why is not None:
-            raise errors.Unsafe(f"not syncing {self.root}: {why}")
+        why = check_safe(synced, local)
+        if why is not None and not self.deletes_confirmed:
+            raise errors.Unsafe(
+                f"not syncing {self.root}: {why}. If those deletes are meant, "
+                "`driftbox sync --once --confirm-deletes` makes them (`driftbox restore` brings a file back)"
+            )
         actions: list[a.Action] = plan(synced, local, remote, device=self.device_name, today=dt.date.today())
         return actions
 
-    def once(self) -> Report:
+    def once(self, *, confirm_deletes: bool = False) -> Report:
+        """One pass. ``confirm_deletes``: the person has said the deletes the safety check holds back
+        are meant (an emptied folder, a server emptied by another device); for this pass only."""
         self.check_folder()
+        self.deletes_confirmed = confirm_deletes
         try:
             return self._pass()
         finally:
+            self.deletes_confirmed = False
             self.last_cursor = self.index.cursor()
 
     def _pass(self) -> Report:

@@ -142,8 +142,17 @@ def test_an_emptied_folder_is_refused_not_mirrored(pair: tuple[Device, Device]) 
     done = laptop.run("sync", "--once", check=False)
 
     assert done.returncode == 3, done.stderr
+    assert "driftbox sync --once --confirm-deletes" in done.stderr
     phone.sync()
     assert len([n for n in os.listdir(phone.folder) if n != ".driftbox"]) == 10
+
+    # Said to be meant: the deletes go, and the other device follows without being asked again.
+    assert laptop.run("sync", "--confirm-deletes", check=False).returncode == 2  # one pass only
+    laptop.run("sync", "--once", "--confirm-deletes")
+    phone.sync()
+    assert os.listdir(phone.folder) == [".driftbox"]
+    assert "deleted" in phone.run("history", "/f3.txt").stdout
+    converge(laptop, phone)  # and the next passes need no confirmation
 
 
 def test_errors_are_one_line_without_a_traceback(stack: Any, tmp_path: Path) -> None:

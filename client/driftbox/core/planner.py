@@ -37,7 +37,7 @@ share one ``plan_state.PlanState`` (working copies of the three trees, and the a
    content, remotely only at its synced rev; a folder only when nothing unsynced is below it.
 
 ``check_safe`` (``core.safety``, imported from here too) is separate: the caller runs it first and
-refuses to plan when one side looks emptied (an unmounted folder, a server reset).
+refuses to plan when the folder looks emptied rather than edited.
 """
 
 from __future__ import annotations

@@ -1,12 +1,18 @@
-"""The check before planning: refuse when one side looks emptied rather than edited.
+"""The check before planning: refuse when the folder looks emptied rather than edited.
 
 The planner trusts its three trees: a synced item missing from one side is a delete to send to the
-other. A side that holds nothing (an unmounted drive, a moved sync folder, a server that was reset)
-would turn every synced item into a delete on the other side, and so would one that lost nearly
-all of them. ``check_safe`` runs before ``plan`` and says why it refuses, in a sentence for the
-user. An item moved elsewhere is not lost: it counts as gone only when neither its key, nor its
-inode, nor its object id is still on that side. With no synced tree there is nothing to lose: the
-planner then deletes nothing, it merges both sides and keeps both versions where they differ.
+other. A folder that holds nothing (a drive mounted late, a folder restored empty under its
+marker) would turn every synced item into a delete on the server and every other device, and so
+would one that lost nearly all of them. ``check_safe`` runs before ``plan`` and says why it
+refuses, in a sentence for the user; ``driftbox sync --once --confirm-deletes`` is how the user
+says the deletes are meant. An item moved elsewhere is not lost: it counts as gone only when
+neither its key, nor its inode, nor its object id is still in the folder.
+
+The server's side is not checked here. Its tree moves only by journal entries, each a change some
+device made on purpose (and passed its own check for), or is listed whole after a reset, when the
+synced tree is forgotten: with no synced tree there is nothing to lose, the planner deletes
+nothing, it merges both sides and keeps both versions where they differ. Refusing a server emptied
+by another device would only make every device confirm one person's deletes again.
 """
 
 from __future__ import annotations
@@ -19,26 +25,22 @@ NEARLY_ALL_FRACTION = 0.9
 NEARLY_ALL_MIN_ITEMS = 50
 
 
-def check_safe(synced: Tree, local: Tree, remote: Tree) -> str | None:
-    """Why planning now could delete (nearly) everything on one side, or None if it is safe."""
+def check_safe(synced: Tree, local: Tree) -> str | None:
+    """Why planning now could delete (nearly) everything on the server, or None if it is safe."""
     if not synced:
         return None  # no base: the planner deletes nothing, it merges and keeps both
     total = len(synced)
-    for tree, side, other in (
-        (local, "the linked folder", "the server"),
-        (remote, "the server", "this device"),
-    ):
-        if not tree:
-            return (
-                f"{side} holds nothing, but {total} items were in sync: it looks unmounted, moved or "
-                f"reset, not emptied on purpose; nothing was deleted on {other}"
-            )
-        gone = _gone(synced, tree)
-        if total >= NEARLY_ALL_MIN_ITEMS and gone >= NEARLY_ALL_FRACTION * total:
-            return (
-                f"{gone} of the {total} items in sync are gone from {side}: refusing to delete them on "
-                f"{other}; check {side}, then sync again"
-            )
+    if not local:
+        return (
+            f"the linked folder holds nothing, but {total} items were in sync: it looks unmounted, "
+            "moved or reset, not emptied on purpose; nothing was deleted on the server"
+        )
+    gone = _gone(synced, local)
+    if total >= NEARLY_ALL_MIN_ITEMS and gone >= NEARLY_ALL_FRACTION * total:
+        return (
+            f"{gone} of the {total} items in sync are gone from the linked folder: refusing to delete "
+            "them on the server; check the linked folder, then sync again"
+        )
     return None
 
 

@@ -136,38 +136,37 @@ def _trees(count: int) -> tuple[dict[str, Item], dict[str, Item], dict[str, Item
 
 
 def test_check_safe_passes_an_ordinary_state_and_an_empty_index() -> None:
-    synced, local, remote = _trees(3)
-    assert check_safe(synced, local, remote) is None
-    assert check_safe({}, local, remote) is None  # no base: the plan merges, deletes nothing
-    assert check_safe({}, {}, {}) is None
+    synced, local, _ = _trees(3)
+    assert check_safe(synced, local) is None
+    assert check_safe({}, local) is None  # no base: the plan merges, deletes nothing
+    assert check_safe({}, {}) is None
 
 
-def test_check_safe_refuses_an_empty_folder_or_an_empty_server() -> None:
-    synced, local, remote = _trees(1)
-    reason = check_safe(synced, {}, remote)
-    assert reason is not None and "linked folder" in reason and "nothing was deleted on the server" in reason
-    reason = check_safe(synced, local, {})
-    assert reason is not None and "the server holds nothing" in reason
+def test_check_safe_refuses_an_empty_folder() -> None:
+    synced, _, _ = _trees(1)
+    reason = check_safe(synced, {})
+    assert reason is not None and "linked folder holds nothing" in reason
+    assert "nothing was deleted on the server" in reason
 
 
-def test_check_safe_refuses_a_side_that_lost_nearly_everything() -> None:
-    synced, local, remote = _trees(NEARLY_ALL_MIN_ITEMS * 2)
+def test_check_safe_refuses_a_folder_that_lost_nearly_everything() -> None:
+    synced, local, _ = _trees(NEARLY_ALL_MIN_ITEMS * 2)
     kept = dict(list(local.items())[: NEARLY_ALL_MIN_ITEMS // 10])  # 5 of 100 left
-    assert check_safe(synced, kept, remote) is not None
-    kept = dict(list(remote.items())[: NEARLY_ALL_MIN_ITEMS // 2])  # 25 of 100 left: a big delete, allowed
-    assert check_safe(synced, local, kept) is None
+    assert check_safe(synced, kept) is not None
+    kept = dict(list(local.items())[: NEARLY_ALL_MIN_ITEMS // 2])  # 25 of 100 left: a big delete, allowed
+    assert check_safe(synced, kept) is None
 
 
 def test_check_safe_does_not_count_moved_items_as_gone() -> None:
-    synced, local, remote = _trees(NEARLY_ALL_MIN_ITEMS * 2)
+    synced, local, _ = _trees(NEARLY_ALL_MIN_ITEMS * 2)
     moved = {
         paths.key("/sub" + k): Item("/sub" + item.path, FILE, "h", 1, inode=item.inode)
         for k, item in local.items()
     }
     moved["/sub"] = Item("/sub", FOLDER, inode=9999)
-    assert check_safe(synced, moved, remote) is None
+    assert check_safe(synced, moved) is None
 
 
 def test_check_safe_lets_a_small_tree_lose_most_of_its_files() -> None:
-    synced, local, remote = _trees(NEARLY_ALL_MIN_ITEMS - 1)
-    assert check_safe(synced, dict(list(local.items())[:1]), remote) is None
+    synced, local, _ = _trees(NEARLY_ALL_MIN_ITEMS - 1)
+    assert check_safe(synced, dict(list(local.items())[:1])) is None
