@@ -56,6 +56,12 @@ def new_user(stack: LocalStack, base: Path, *names: str) -> list[Device]:
     return devices
 
 
+def converge(*devices: Device) -> None:
+    """Sync every device twice, in turn: what one sends, the others have after."""
+    for device in (*devices, *devices):
+        device.sync()
+
+
 def tree(folder: Path) -> dict[str, bytes | None]:
     """Every file (its bytes) and folder (None) below ``folder``, by relative path."""
     found: dict[str, bytes | None] = {}

@@ -10,25 +10,15 @@ from typing import Any
 
 import pytest
 
-from tests.system.devices import Device, new_user
+from tests.system.devices import Device, converge, new_user
 
 _REVISION = re.compile(r"rev +(\d+)  \S+ \S+ UTC +(deleted|[\d,]+ bytes)  +(\w*) +(\S+)")
 
 
 @pytest.fixture
-def stack(make_stack: Any) -> Any:
-    return make_stack(None)
-
-
-@pytest.fixture
-def pair(stack: Any, tmp_path: Path) -> tuple[Device, Device]:
-    laptop, phone = new_user(stack, tmp_path, "laptop", "phone")
+def pair(make_stack: Any, tmp_path: Path) -> tuple[Device, Device]:
+    laptop, phone = new_user(make_stack(None), tmp_path, "laptop", "phone")
     return laptop, phone
-
-
-def converge(*devices: Device) -> None:
-    for device in (*devices, *devices):
-        device.sync()
 
 
 def revisions(device: Device, path: str) -> list[tuple[int, str, str, str]]:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.system.conftest import wait_for
-from tests.system.devices import DRIFTBOX, Device, new_user, tree
+from tests.system.devices import DRIFTBOX, Device, converge, new_user, tree
 
 
 @pytest.fixture
@@ -25,11 +25,6 @@ def stack(make_stack: Any) -> Any:
 def pair(stack: Any, tmp_path: Path) -> tuple[Device, Device]:
     laptop, phone = new_user(stack, tmp_path, "laptop", "phone")
     return laptop, phone
-
-
-def converge(*devices: Device) -> None:
-    for device in (*devices, *devices):
-        device.sync()
 
 
 def synced_tree(device: Device) -> dict[str, bytes | None]:
