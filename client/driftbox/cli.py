@@ -152,8 +152,8 @@ def link(ctx: Context, folder: Path) -> None:
 @click.option(
     "--confirm-deletes",
     is_flag=True,
-    help="with --once: make the deletes the safety check held back (a folder or server emptied on "
-    "purpose); the server keeps their history",
+    help="with --once: make the deletes the safety check held back (a folder emptied on purpose); "
+    "the server keeps their history",
 )
 @pass_context
 def sync(ctx: Context, once: bool, watch: str, confirm_deletes: bool) -> None:

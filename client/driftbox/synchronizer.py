@@ -306,7 +306,7 @@ class Synchronizer:
 
     def once(self, *, confirm_deletes: bool = False) -> Report:
         """One pass. ``confirm_deletes``: the person has said the deletes the safety check holds back
-        are meant (an emptied folder, a server emptied by another device); for this pass only."""
+        are meant (a folder emptied on purpose); for this pass only."""
         self.check_folder()
         self.deletes_confirmed = confirm_deletes
         try:
