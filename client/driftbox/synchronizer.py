@@ -192,7 +192,6 @@ class Synchronizer:
         self.sync_running = False  # opened to look only, beside a sync of this home
         self._lock: int | None = None
         self._notices: list[str] = []
-        self.deletes_confirmed = False  # for the pass under way: see ``once``
 
     @classmethod
     def open(
@@ -289,14 +288,19 @@ class Synchronizer:
         return found
 
     def _plan(
-        self, found: scanner.Scan, remote: dict[str, Item] | None = None, *, forget_synced: bool = False
+        self,
+        found: scanner.Scan,
+        remote: dict[str, Item] | None = None,
+        *,
+        forget_synced: bool = False,
+        deletes_confirmed: bool = False,
     ) -> list[a.Action]:
         # Another device's marker never comes here, nor goes there.
         synced = {} if forget_synced else _without_marker(self.index.load_synced())
         remote = _without_marker(self.index.load_remote() if remote is None else remote)
         local = _with_unreadable(found.tree, found.problems, synced)
         why = check_safe(synced, local)
-        if why is not None and not self.deletes_confirmed:
+        if why is not None and not deletes_confirmed:
             raise errors.Unsafe(
                 f"not syncing {self.root}: {why}. If those deletes are meant, "
                 "`driftbox sync --once --confirm-deletes` makes them (`driftbox restore` brings a file back)"
@@ -308,20 +312,18 @@ class Synchronizer:
         """One pass. ``confirm_deletes``: the person has said the deletes the safety check holds back
         are meant (a folder emptied on purpose); for this pass only."""
         self.check_folder()
-        self.deletes_confirmed = confirm_deletes
         try:
-            return self._pass()
+            return self._pass(confirm_deletes)
         finally:
-            self.deletes_confirmed = False
             self.last_cursor = self.index.cursor()
 
-    def _pass(self) -> Report:
+    def _pass(self, confirm_deletes: bool) -> Report:
         report = Report()
         for _ in range(MAX_ROUNDS):
             report.rounds += 1
             self.pull()
             found = self._scan()
-            actions = self._plan(found)
+            actions = self._plan(found, deletes_confirmed=confirm_deletes)
             work = [x for x in actions if not isinstance(x, a.Record)]
             with _progress(work, found.tree) as on_bytes:
                 executor = Executor(

@@ -40,6 +40,21 @@ def _with_values(node: Any, values: dict[str, Any]) -> Any:
     return node._replace(children=[_with_values(child, values) for child in node.children])
 
 
+def _syntax_tree(parser: ConditionExpressionParser) -> Any:
+    """The syntax tree ``parse`` builds before it makes the conditions (moto's own steps)."""
+    nodes = parser._lex_condition_expression()
+    for step in (
+        parser._parse_paths,
+        parser._apply_functions,
+        parser._apply_comparator,
+        parser._apply_in,
+        parser._apply_between,
+        parser._apply_parens_and_booleans,
+    ):
+        nodes = step(nodes)
+    return nodes[0]
+
+
 def _parse_once() -> None:
     original_lex = ConditionExpressionParser._lex_condition_expression
     original_parse = ConditionExpressionParser.parse
@@ -70,7 +85,7 @@ def _parse_once() -> None:
         if found is None:
             op = original_parse(self)  # an invalid expression raises here, every time
             if len(trees) < _KEPT:
-                tree = self._make_tree()  # type: ignore[attr-defined]
+                tree = _syntax_tree(self)
                 trees[key] = (tree, list(self.expr_attr_names_found), list(self.expr_attr_values_found))
             return op
         tree, names_found, values_found = found
@@ -78,23 +93,8 @@ def _parse_once() -> None:
         self.expr_attr_values_found.extend(values_found)
         return self._make_op_condition(_with_values(tree, values))
 
-    def make_tree(self: ConditionExpressionParser) -> Any:
-        """The syntax tree ``parse`` builds before it makes the conditions (moto's own steps)."""
-        nodes = self._lex_condition_expression()
-        for step in (
-            self._parse_paths,
-            self._apply_functions,
-            self._apply_comparator,
-            self._apply_in,
-            self._apply_between,
-            self._apply_parens_and_booleans,
-        ):
-            nodes = step(nodes)
-        return nodes[0]
-
     parse._driftbox_cached = True  # type: ignore[attr-defined]
     ConditionExpressionParser._lex_condition_expression = lex  # type: ignore[method-assign]
-    ConditionExpressionParser._make_tree = make_tree  # type: ignore[attr-defined]
     ConditionExpressionParser.parse = parse  # type: ignore[method-assign]
 
 
