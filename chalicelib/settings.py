@@ -50,8 +50,9 @@ class Settings:
     argon2_time_cost: int
     argon2_memory_kib: int
     argon2_parallelism: int
-    login_max_failures: int
-    login_window_s: int
+    login_free_failures: int
+    login_account_free_failures: int
+    login_max_delay_s: int
     default_quota_bytes: int
     max_body_bytes: int
     longpoll_max_s: int
@@ -90,8 +91,11 @@ class Settings:
             argon2_parallelism=number("ARGON2_PARALLELISM", 1),
             token_ttl_s=number("TOKEN_TTL_S", 90 * 24 * 3600),
             presign_ttl_s=min(number("PRESIGN_TTL_S", 900), 900),
-            login_max_failures=number("LOGIN_MAX_FAILURES", 5),
-            login_window_s=number("LOGIN_WINDOW_S", 900),
+            # Failed logins before each further one doubles the wait: per (email, source), and per
+            # email from sources with no recent login (NIST 800-63B allows at most 100 in a row).
+            login_free_failures=number("LOGIN_FREE_FAILURES", 5),
+            login_account_free_failures=number("LOGIN_ACCOUNT_FREE_FAILURES", 20),
+            login_max_delay_s=number("LOGIN_MAX_DELAY_S", 900),
             default_quota_bytes=number("DEFAULT_QUOTA_BYTES", 2 * 1024**4),
             max_body_bytes=number("MAX_BODY_BYTES", 6 * 1024 * 1024),
             longpoll_max_s=min(number("LONGPOLL_MAX_S", 25), 28),

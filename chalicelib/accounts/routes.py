@@ -36,8 +36,13 @@ def signup() -> object:
 
 @http.route(bp, "/v1/auth/login", "POST")
 def login() -> object:
-    req = http.body(http.request(), LoginBody)
-    return service.login(req.email, req.password, req.device_name)
+    request = http.request()
+    req = http.body(request, LoginBody)
+    # API Gateway's own view of the caller's address (`chalice local` gives 127.0.0.1 to everyone);
+    # never X-Forwarded-For, which the caller writes.
+    identity = request.context.get("identity") or {}
+    source_ip = identity.get("sourceIp") if isinstance(identity, dict) else None
+    return service.login(req.email, req.password, req.device_name, source_ip)
 
 
 @http.route(bp, "/v1/auth/logout", "POST")

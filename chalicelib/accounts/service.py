@@ -1,7 +1,8 @@
-"""Account use cases: signup, login with throttling, logout, the account view, unlinking."""
+"""Account use cases: signup, login (throttled by throttle.py), logout, the account view, unlinking."""
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 from functools import cache
@@ -10,11 +11,12 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from chalicelib.accounts import throttle
 from chalicelib.accounts.auth import Principal
 from chalicelib.adapters import accounts as store
 from chalicelib.adapters.models import DeviceModel, NamespaceModel, UserModel
-from chalicelib.domain import accounts, ids
-from chalicelib.errors import NotFound, RateLimited, Unauthorized
+from chalicelib.domain import accounts, ids, passwords
+from chalicelib.errors import Busy, NotFound, Unauthorized
 from chalicelib.notify import fanout
 from chalicelib.settings import SETTINGS
 
@@ -38,15 +40,26 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
+SIGNUP_TRIES = 3
+
+
 def signup(email: str, password: str) -> dict[str, Any]:
     key = accounts.email_key(email)
-    accounts.check_password(password)
+    password_hash = _hasher().hash(passwords.check_new(password, key))
+    # A try refused for anything but the email wrote nothing: try again, with fresh ids.
+    for _ in range(SIGNUP_TRIES - 1):
+        with contextlib.suppress(Busy):
+            return _create_account(email, key, password_hash)
+    return _create_account(email, key, password_hash)
+
+
+def _create_account(email: str, email_key: str, password_hash: str) -> dict[str, Any]:
     user_id, namespace_id = ids.new("u"), ids.new("ns")
     now_ms = _now_ms()
     user = UserModel(
         user_id,
         email=email.strip(),
-        password_hash=_hasher().hash(password),
+        password_hash=password_hash,
         home_namespace_id=namespace_id,
         created_at_ms=now_ms,
     )
@@ -57,37 +70,38 @@ def signup(email: str, password: str) -> dict[str, Any]:
         quota_bytes=SETTINGS.default_quota_bytes,
         created_at_ms=now_ms,
     )
-    store.create_user(user, key, namespace)
+    store.create_user(user, email_key, namespace)
     return {"user_id": user_id, "namespace_id": namespace_id}
 
 
 def _verify(user: UserModel | None, password: str) -> bool:
+    """Check the password against the user's hash, or against a decoy hash of the same cost when
+    there is no such user, so that an unknown email takes as long as a wrong password."""
+    decoy = _decoy_hash()
     try:
-        return _hasher().verify(user.password_hash if user else _decoy_hash(), password) and user is not None
+        matches = _hasher().verify(user.password_hash if user is not None else decoy, password)
     except (VerificationError, InvalidHashError):
         return False
+    return matches and user is not None
 
 
-def login(email: str, password: str, device_name: str) -> dict[str, Any]:
+def login(email: str, password: str, device_name: str, source_ip: str | None) -> dict[str, Any]:
     key = accounts.email_key(email)
     name = accounts.check_device_name(device_name)
-    wait_s = accounts.throttled_for(
-        store.login_throttle(key), int(time.time()), SETTINGS.login_max_failures, SETTINGS.login_window_s
-    )
-    if wait_s:
-        raise RateLimited("too many failed logins for this email; try again later", retry_after_s=wait_s)
+    now_s = int(time.time())
+    attempt = throttle.charge(key, source_ip, now_s)  # before the password is checked
     user = store.user_by_email(key)
-    if user is None or not _verify(user, password):
-        store.record_login_failure(key, SETTINGS.login_window_s)
-        raise Unauthorized("wrong email or password")
-    store.clear_login_failures(key)
+    verified = _verify(user, password)
+    if user is None or not verified:
+        raise Unauthorized("wrong email or password")  # the charge stays: it counts this failure
+    attempt.succeeded(now_s)
     if _hasher().check_needs_rehash(user.password_hash):
         store.save_password_hash(user, _hasher().hash(password))
     token = accounts.new_token()
     device = DeviceModel(
         user.user_id, ids.new("d"), name=name, token_hash=accounts.token_hash(token), created_at_ms=_now_ms()
     )
-    store.link_device(device, device.token_hash, int(time.time()) + SETTINGS.token_ttl_s)
+    store.link_device(device, device.token_hash, now_s + SETTINGS.token_ttl_s)
     return {
         "token": token,
         "user_id": user.user_id,

@@ -1,26 +1,21 @@
-"""DynamoDB side of accounts: users, emails, devices, tokens, memberships, the login throttle."""
+"""DynamoDB side of accounts: users, emails, devices, tokens, memberships (not the login throttle)."""
 
 from __future__ import annotations
 
-import contextlib
-import time
 from datetime import UTC, datetime
 
-from pynamodb.exceptions import DeleteError, TransactWriteError
+from pynamodb.exceptions import TransactWriteError
 
-from chalicelib.adapters import keys
 from chalicelib.adapters.models import (
     DeviceModel,
     EmailModel,
     MembershipModel,
     NamespaceModel,
-    ThrottleModel,
     TokenModel,
     UserModel,
     transaction,
 )
-from chalicelib.domain.accounts import ThrottleState
-from chalicelib.errors import Conflict, NotFound
+from chalicelib.errors import Busy, Conflict, NotFound
 
 
 def create_user(user: UserModel, email_key: str, namespace: NamespaceModel) -> None:
@@ -34,7 +29,14 @@ def create_user(user: UserModel, email_key: str, namespace: NamespaceModel) -> N
             tx.save(namespace, condition=NamespaceModel.namespace_id.does_not_exist())
             tx.save(MembershipModel(user.user_id, namespace.namespace_id, role="owner"))
     except TransactWriteError as exc:
-        raise Conflict("an account with this email already exists", field="email") from exc
+        reasons = exc.cancellation_reasons
+        if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
+            raise Conflict("an account with this email already exists", field="email") from exc
+        # Anything else (another transaction on one of the items, throttling, an id that was
+        # taken) says nothing about the email, and nothing was written.
+        raise Busy(
+            "the account could not be created just now; nothing was stored, try again", retry_after_s=1
+        ) from exc
 
 
 def user_by_email(email_key: str) -> UserModel | None:
@@ -107,32 +109,3 @@ def namespaces(namespace_ids: list[str]) -> dict[str, NamespaceModel]:
     if not namespace_ids:
         return {}
     return {ns.namespace_id: ns for ns in NamespaceModel.batch_get(namespace_ids, consistent_read=True)}
-
-
-# -- login throttle ------------------------------------------------------------------------------
-def login_throttle(email_key: str) -> ThrottleState | None:
-    try:
-        row = ThrottleModel.get(keys.login_throttle(email_key), consistent_read=True)
-    except ThrottleModel.DoesNotExist:
-        return None
-    return ThrottleState(int(row.failures), int(row.window_start_s))
-
-
-def record_login_failure(email_key: str, window_s: int) -> None:
-    key = keys.login_throttle(email_key)
-    now_s = int(time.time())
-    state = login_throttle(email_key)
-    if state is None or now_s - state.window_start_s >= window_s:
-        ThrottleModel(
-            key,
-            failures=1,
-            window_start_s=now_s,
-            expires_at=datetime.fromtimestamp(now_s + window_s, UTC),
-        ).save()
-    else:
-        ThrottleModel(key).update(actions=[ThrottleModel.failures.add(1)])
-
-
-def clear_login_failures(email_key: str) -> None:
-    with contextlib.suppress(DeleteError):
-        ThrottleModel(keys.login_throttle(email_key)).delete()

@@ -28,7 +28,20 @@ def idempotency(user_id: str, idempotency_key: str) -> str:
 
 
 def login_throttle(email_key: str) -> str:
+    """The failed logins of an email from every source not known to it."""
     return f"login#{email_key}"
+
+
+# A source key has no "#" (an IPv4 address, an IPv6 /64 or "unknown"), an email key may: the source
+# goes first, so no email can name another's row.
+def login_source_throttle(source: str, email_key: str) -> str:
+    """The failed logins of an email from one source."""
+    return f"login-source#{source}#{email_key}"
+
+
+def login_known_source(source: str, email_key: str) -> str:
+    """A source the email's account logged in from recently."""
+    return f"login-known#{source}#{email_key}"
 
 
 # Namespaces waiting for their change message are indexed under a few partition keys, so that

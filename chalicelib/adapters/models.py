@@ -68,12 +68,24 @@ class TokenModel(Model):
 
 
 class ThrottleModel(Model):
+    """A login tally: failed logins (attempts charged and not refunded) and when the last was."""
+
     class Meta(_Meta):
         table_name = SETTINGS.throttle_table
 
     key = UnicodeAttribute(hash_key=True)
     failures = NumberAttribute(default=0)
-    window_start_s = NumberAttribute()
+    last_failure_s = NumberAttribute(null=True)
+    expires_at = TTLAttribute()
+
+
+class KnownSourceModel(Model):
+    """In the throttle table: a source an account logged in from recently, spared the email's tally."""
+
+    class Meta(_Meta):
+        table_name = SETTINGS.throttle_table
+
+    key = UnicodeAttribute(hash_key=True)
     expires_at = TTLAttribute()
 
 
@@ -255,6 +267,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     DeviceModel,
     TokenModel,
     ThrottleModel,
+    KnownSourceModel,
     WaitersModel,
     MembershipModel,
     NamespaceModel,

@@ -1,11 +1,10 @@
-"""Account rules: emails, device names, token form, and the login throttle's arithmetic."""
+"""Account rules: emails, device names, token form (new passwords and the login throttle have their own)."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 import unicodedata
-from dataclasses import dataclass
 
 from chalicelib.errors import InvalidRequest
 
@@ -22,12 +21,6 @@ def email_key(email: str) -> str:
     if any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in text):
         raise InvalidRequest("email is not a valid address", field="email")
     return text
-
-
-def check_password(password: str) -> str:
-    if not 8 <= len(password) <= 1024:
-        raise InvalidRequest("password must be 8 to 1024 characters long", field="password")
-    return password
 
 
 def check_device_name(name: str) -> str:
@@ -54,18 +47,3 @@ def bearer_token(header: str | None) -> str | None:
     if scheme.lower() != "bearer" or not token or len(token) > 256:
         return None
     return token
-
-
-@dataclass(frozen=True)
-class ThrottleState:
-    failures: int
-    window_start_s: int
-
-
-def throttled_for(state: ThrottleState | None, now_s: int, max_failures: int, window_s: int) -> int:
-    """Seconds left before another login attempt is allowed (0: allowed now)."""
-    if state is None or now_s - state.window_start_s >= window_s:
-        return 0
-    if state.failures < max_failures:
-        return 0
-    return state.window_start_s + window_s - now_s
