@@ -4,7 +4,7 @@ An attempt from a source is charged to the (email, source) tally, and, unless th
 in to the account within ``KNOWN_SOURCE_TTL_S``, to the email's tally too. A stranger's guesses
 therefore slow the stranger first; guesses from many sources slow the email only for sources it
 has not logged in from, so they cannot lock the owner's usual places out. docs/architecture.md
-("Login throttling") has the reasoning.
+("Passwords and login throttling") has the reasoning.
 """
 
 from __future__ import annotations

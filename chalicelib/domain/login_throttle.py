@@ -5,7 +5,7 @@ refunds its charge, so a tally counts failures and parallel guesses cannot all s
 Two tallies are charged: one per (email, source) and a looser one per email for the sources that
 have not logged in to the account recently. Neither locks anyone out: past a number of free
 failures each further one doubles the wait before the next attempt, up to a cap, and failures are
-forgotten a while after the last one. docs/architecture.md ("Login throttling") says why.
+forgotten a while after the last one. docs/architecture.md ("Passwords and login throttling") says why.
 """
 
 from __future__ import annotations
