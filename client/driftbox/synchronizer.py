@@ -2,7 +2,8 @@
 
 A pass (``once``) repeats rounds of: pull the journal from the saved cursor into the remote tree
 (the tree and the cursor saved in one transaction), scan the folder (stat only for unchanged
-files), refuse if the folder looks emptied rather than edited (``check_safe``),
+files; a twin, a second name with the key of another, is renamed aside and the folder scanned
+again: ``core/twins.py``), refuse if the folder looks emptied rather than edited (``check_safe``),
 plan, execute. It ends when a plan has nothing left to do, or after ``MAX_ROUNDS``.
 
 What is never read as "delete everything": a linked folder that is missing or lost its marker (an
