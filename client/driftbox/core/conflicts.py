@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import datetime
 import itertools
+import unicodedata
 from collections.abc import Callable, Mapping
 from enum import Enum
 
@@ -117,8 +118,14 @@ def noted_path(path: str, *, kind: Kind, note: str, taken: Callable[[str], bool]
 
 
 def _conflict_note(device: str, today: datetime.date) -> str:
-    device = "".join("-" if ch == "/" or ch < " " else ch for ch in device).strip() or "unknown device"
+    # A device's name must not make the copy's name one the server refuses (a "/", a control or a
+    # format character such as a bidi override).
+    device = "".join("-" if ch == "/" or _invisible(ch) else ch for ch in device).strip() or "unknown device"
     return f"conflicted copy from {device} {today.isoformat()}"
+
+
+def _invisible(ch: str) -> bool:
+    return unicodedata.category(ch) in ("Cc", "Cf", "Cs")
 
 
 def conflicted_name(name: str, *, kind: Kind, device: str, today: datetime.date, number: int = 1) -> str:
