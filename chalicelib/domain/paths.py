@@ -2,6 +2,13 @@
 
 A path is namespace-relative and starts with ``/``. Two paths name the same object when their
 keys are equal: the key is the NFC form, case-folded (case-preserving, as Dropbox and macOS do).
+
+A path holds no control character and no *format* character (Unicode category Cf): those are
+invisible, and some reorder what is shown around them (``invoice<U+202E>txt.exe`` shows as
+``invoiceexe.txt``), so a name holding one can pass for another. That covers the bidirectional
+controls (U+061C, U+200E, U+200F, U+202A-202E, U+2066-2069), the zero-width characters (U+200B-200D,
+U+2060, U+FEFF) and the rest of Cf (soft hyphen, tags); the zero-width joiners of emoji sequences
+and Persian names go too, the price of one rule the client can apply the same way.
 """
 
 from __future__ import annotations
@@ -15,8 +22,21 @@ MAX_COMPONENT_BYTES = 255
 ROOT = "/"
 
 
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def _is_control(ch: str) -> bool:
     return unicodedata.category(ch) in ("Cc", "Cs")
+
+
+def disguising_character(path: str) -> str | None:
+    """What is wrong with the first invisible format character in ``path`` (category Cf), or None."""
+    for ch in path:
+        if unicodedata.category(ch) == "Cf":
+            bidi = ch in BIDI_CONTROLS
+            what = "a bidirectional control character" if bidi else "an invisible format character"
+            return f"{what} (U+{ord(ch):04X}), which can disguise a name"
+    return None
 
 
 def normalize(path: object, *, field: str = "path") -> str:
@@ -27,6 +47,9 @@ def normalize(path: object, *, field: str = "path") -> str:
         raise InvalidRequest(f"{field} must start with '/' and name something below the root", field=field)
     if any(_is_control(ch) for ch in path):
         raise InvalidRequest(f"{field} contains a control character", field=field)
+    disguise = disguising_character(path)
+    if disguise is not None:
+        raise InvalidRequest(f"{field} contains {disguise}", field=field)
     try:
         encoded = unicodedata.normalize("NFC", path).encode("utf-8")
     except UnicodeEncodeError as exc:

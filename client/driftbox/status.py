@@ -57,7 +57,7 @@ class NotSynced:
     def describe(self) -> str:
         recorded = None if self.recorded_s is None else f"at the last sync, {_clock(self.recorded_s)}"
         when = " and ".join(filter(None, [recorded, "now" if self.found_now else None]))
-        return f"{self.path}: {self.reason} ({when})"
+        return f"{shown(self.path)}: {self.reason} ({when})"
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,11 @@ class Status:
             lines.append("Not synced:")
             lines += [f"  {problem.describe()}" for problem in self.not_synced]
         return "\n".join(lines)
+
+
+def shown(path: str) -> str:
+    """``path`` for a terminal: what does not print (a bidi override would reorder the line) escaped."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in path)
 
 
 def reason(message: str) -> str:

@@ -2,7 +2,8 @@
 
 A pass (``once``) repeats rounds of: pull the journal from the saved cursor into the remote tree
 (the tree and the cursor saved in one transaction), scan the folder (stat only for unchanged
-files), refuse if the folder looks emptied rather than edited (``check_safe``),
+files; a twin, a second name with the key of another, is renamed aside and the folder scanned
+again: ``core/twins.py``), refuse if the folder looks emptied rather than edited (``check_safe``),
 plan, execute. It ends when a plan has nothing left to do, or after ``MAX_ROUNDS``.
 
 What is never read as "delete everything": a linked folder that is missing or lost its marker (an
@@ -38,7 +39,7 @@ from driftbox.adapters.home import Home, write_private
 from driftbox.adapters.index import Index
 from driftbox.core import actions as a
 from driftbox.core import journal, paths
-from driftbox.core.model import Item
+from driftbox.core.model import FILE, Item
 from driftbox.core.planner import check_safe, plan
 from driftbox.executor import Executor
 from driftbox.status import NotSynced, Pending, Status, reason
@@ -278,7 +279,20 @@ class Synchronizer:
             hashed = fs.hash_file(path)
             return hashed.content_hash, hashed.chunks
 
-        found = scanner.scan(self.root, self.index.load_stat_cache(), hasher)
+        # The marker keeps its key whatever twin it meets (``.DRIFTBOX`` would sort before it).
+        marker = Item("/" + MARKER, FILE)
+        synced = {**self.index.load_synced(), paths.key(marker.path): marker}
+        remote = self.index.load_remote()
+        cache = self.index.load_stat_cache()
+        found = scanner.scan(self.root, cache, hasher, synced=synced, remote=remote)
+
+        def taken(path_key: str) -> bool:
+            return path_key in synced or path_key in remote
+
+        if found.twins and save:  # renamed aside before planning, so nothing is planned over them
+            self._notices += scanner.set_twins_apart(self.root, found, taken)
+            found = scanner.scan(self.root, {**cache, **found.hashed}, hasher, synced=synced, remote=remote)
+        scanner.twins_as_problems(found, taken)  # status renames nothing; nor can a failed rename
         found.tree = _without_marker(found.tree)
         if save:  # with the lock: only one sync runs per home, so these leftovers are dead
             for leftover in found.leftovers:

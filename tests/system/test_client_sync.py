@@ -100,18 +100,6 @@ def test_a_folder_of_200_files_moves_as_a_move(pair: tuple[Device, Device]) -> N
     assert not (phone.folder / "src").exists()
 
 
-def test_names_differing_only_in_case_sync_one_and_report_the_other(pair: tuple[Device, Device]) -> None:
-    laptop, phone = pair
-    laptop.file("Report.txt").write_bytes(b"upper")
-    laptop.file("report.txt").write_bytes(b"lower")
-    done = laptop.run("sync", "--once", check=False)
-    assert done.returncode == 1 and "not synced" in done.stderr
-    status = laptop.run("status").stdout
-    assert "report.txt" in status and "differs only in case" in status
-    phone.sync()
-    assert len([n for n in os.listdir(phone.folder) if n != ".driftbox"]) == 1
-
-
 def test_a_removed_sync_folder_deletes_nothing_on_the_server(pair: tuple[Device, Device]) -> None:
     laptop, phone = pair
     laptop.file("keep.txt").write_bytes(b"precious")

@@ -91,6 +91,37 @@ def test_normalize_rejects(raw: str, why: str) -> None:
     assert "ops.3.path" in caught.value.message
 
 
+DISGUISING = [
+    ("/invoice\u202etxt.exe", "bidirectional control character (U+202E)"),
+    ("/a\u202ab", "bidirectional control character (U+202A)"),
+    ("/a\u2066b\u2069", "bidirectional control character (U+2066)"),
+    ("/a\u200eb", "bidirectional control character (U+200E)"),
+    ("/a\u200f", "bidirectional control character (U+200F)"),
+    ("/folder\u061c/b", "bidirectional control character (U+061C)"),
+    ("/pay\u200bpal.txt", "invisible format character (U+200B)"),
+    ("/a\u200cb", "invisible format character (U+200C)"),
+    ("/a\u200db", "invisible format character (U+200D)"),
+    ("/a/\u2060b", "invisible format character (U+2060)"),
+    ("/\ufeffa", "invisible format character (U+FEFF)"),
+    ("/soft\u00adhyphen", "invisible format character (U+00AD)"),
+    ("/tag\U000e0041", "invisible format character (U+E0041)"),
+]
+
+
+@pytest.mark.parametrize(("raw", "why"), DISGUISING, ids=[why for _, why in DISGUISING])
+def test_normalize_rejects_format_characters_naming_their_class(raw: str, why: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        paths.normalize(raw, field="ops.0.to")
+    assert caught.value.details == {"field": "ops.0.to"}
+    assert why in caught.value.message and "disguise" in caught.value.message
+
+
+@given(st.text(st.characters(categories=["Cf"]), min_size=1, max_size=3), st.text(max_size=5))
+def test_normalize_rejects_every_format_character(format_chars: str, rest: str) -> None:
+    with pytest.raises(InvalidRequest):
+        paths.normalize("/" + rest + format_chars)
+
+
 @pytest.mark.parametrize("raw", [None, b"/a", 7, ["/a"], {"path": "/a"}])
 def test_normalize_rejects_non_strings(raw: object) -> None:
     with pytest.raises(InvalidRequest, match="must be a string"):
@@ -146,7 +177,7 @@ def test_key_folds_every_component() -> None:
 
 
 _COMPONENT = st.text(
-    alphabet=st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters="/"),
+    alphabet=st.characters(blacklist_categories=("Cc", "Cs", "Cf"), blacklist_characters="/"),
     min_size=1,
     max_size=12,
 ).filter(lambda c: c not in (".", ".."))

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import datetime
 import itertools
+import unicodedata
 from collections.abc import Callable, Mapping
 from enum import Enum
 
@@ -94,16 +95,42 @@ def split_extension(name: str, kind: Kind = FILE) -> tuple[str, str]:
     return name[:dot], name[dot:]
 
 
-def conflicted_name(name: str, *, kind: Kind, device: str, today: datetime.date, number: int = 1) -> str:
-    """``name (conflicted copy from DEVICE YYYY-MM-DD).ext``; ``number`` 2, 3… goes inside the parentheses."""
+def noted_name(name: str, *, kind: Kind, note: str, number: int = 1) -> str:
+    """``name (NOTE).ext``, ``name (NOTE 2).ext``…, at most 255 bytes: a long name loses the end of
+    its stem. How every name that sets something aside is made: conflicted copies, case twins."""
     stem, extension = split_extension(name, kind)
-    device = "".join("-" if ch == "/" or ch < " " else ch for ch in device).strip() or "unknown device"
     counter = f" {number}" if number > 1 else ""
-    suffix = f" (conflicted copy from {device} {today.isoformat()}{counter}){extension}"
+    suffix = f" ({note}{counter}){extension}"
     budget_bytes = paths.MAX_NAME_BYTES - len(suffix.encode("utf-8"))
-    while stem and len(stem.encode("utf-8")) > budget_bytes:  # a long name loses the end of its stem
+    while stem and len(stem.encode("utf-8")) > budget_bytes:
         stem = stem[:-1]
     return stem + suffix
+
+
+def noted_path(path: str, *, kind: Kind, note: str, taken: Callable[[str], bool]) -> str:
+    """The first ``noted_name`` beside ``path`` whose key ``taken`` says is free."""
+    folder = paths.parent(path)
+    for number in itertools.count(1):
+        candidate = paths.join(folder, noted_name(paths.name(path), kind=kind, note=note, number=number))
+        if not taken(paths.key(candidate)):
+            return candidate
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _conflict_note(device: str, today: datetime.date) -> str:
+    # A device's name must not make the copy's name one the server refuses (a "/", a control or a
+    # format character such as a bidi override).
+    device = "".join("-" if ch == "/" or _invisible(ch) else ch for ch in device).strip() or "unknown device"
+    return f"conflicted copy from {device} {today.isoformat()}"
+
+
+def _invisible(ch: str) -> bool:
+    return unicodedata.category(ch) in ("Cc", "Cf", "Cs")
+
+
+def conflicted_name(name: str, *, kind: Kind, device: str, today: datetime.date, number: int = 1) -> str:
+    """``name (conflicted copy from DEVICE YYYY-MM-DD).ext``; ``number`` 2, 3… goes inside the parentheses."""
+    return noted_name(name, kind=kind, note=_conflict_note(device, today), number=number)
 
 
 def conflicted_copy_path(
@@ -115,13 +142,7 @@ def conflicted_copy_path(
     taken: Callable[[str], bool],
 ) -> str:
     """The first conflicted-copy path beside ``path`` whose key ``taken`` says is free."""
-    folder = paths.parent(path)
-    for number in itertools.count(1):
-        name = conflicted_name(paths.name(path), kind=kind, device=device, today=today, number=number)
-        candidate = paths.join(folder, name)
-        if not taken(paths.key(candidate)):
-            return candidate
-    raise AssertionError("unreachable")  # pragma: no cover
+    return noted_path(path, kind=kind, note=_conflict_note(device, today), taken=taken)
 
 
 def dirty_folders(side: Mapping[str, Item], synced: Mapping[str, Item], *, by_rev: bool) -> set[str]:

@@ -3,7 +3,12 @@
 A Driftbox path starts with "/" and names something below the root of the linked folder, with "/"
 between components, in NFC, case as the user typed it. Its *key* is how two paths are compared:
 NFC, case-folded, NFC again. Two local names with one key (``a.txt`` and ``A.txt`` on Linux, or
-one in NFC and one in NFD) cannot both be synced: the scanner reports the second.
+one in NFC and one in NFD) cannot both hold that key: the scanner keeps one there and the sync
+renames the other (``core/twins.py``).
+
+A path holds no control character and no format character (Unicode category Cf: the bidirectional
+controls such as U+202E, which make ``invoice<U+202E>txt.exe`` show as ``invoiceexe.txt``, and the
+zero-width characters): the server refuses them, so a local name holding one is not synced.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import unicodedata
 ROOT = "/"
 MAX_PATH_BYTES = 4096
 MAX_NAME_BYTES = 255
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 class InvalidPath(ValueError):
@@ -23,6 +29,16 @@ def key(path: str) -> str:
     return unicodedata.normalize("NFC", unicodedata.normalize("NFC", path).casefold())
 
 
+def disguising_character(path: str) -> str | None:
+    """What is wrong with the first invisible format character in ``path`` (category Cf), or None."""
+    for ch in path:
+        if unicodedata.category(ch) == "Cf":
+            bidi = ch in BIDI_CONTROLS
+            what = "a bidirectional control character" if bidi else "an invisible format character"
+            return f"{what} (U+{ord(ch):04X}), which can disguise a name"
+    return None
+
+
 def normalize(path: str) -> str:
     """The NFC form of a valid Driftbox path, or InvalidPath saying what is wrong."""
     if not path.startswith("/") or path == ROOT:
@@ -30,6 +46,9 @@ def normalize(path: str) -> str:
     nfc = unicodedata.normalize("NFC", path)
     if any(unicodedata.category(ch) == "Cc" for ch in nfc):
         raise InvalidPath(f"{path!r}: contains a control character")
+    disguise = disguising_character(nfc)
+    if disguise is not None:
+        raise InvalidPath(f"{path!r}: contains {disguise}")
     if len(nfc.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
         raise InvalidPath(f"{path!r}: longer than {MAX_PATH_BYTES} bytes")
     try:

@@ -106,6 +106,13 @@ def test_a_device_name_cannot_add_a_folder_and_a_long_name_still_fits() -> None:
     paths.normalize("/" + copy)
 
 
+@pytest.mark.parametrize("device", ["lap\u202etop", "lap\u200btop", "lap\x7ftop", "lap\x85top"])
+def test_a_device_name_cannot_make_a_copy_name_the_server_refuses(device: str) -> None:
+    copy = conflicted_name("a.txt", kind=FILE, device=device, today=DAY)
+    assert copy == "a (conflicted copy from lap-top 2024-05-06).txt"
+    paths.normalize("/" + copy)
+
+
 def test_a_taken_copy_name_is_numbered_compared_by_key() -> None:
     taken = {paths.key("/d/A (Conflicted Copy From LAPTOP 2024-05-06).txt")}
     path = conflicted_copy_path("/d/a.txt", kind=FILE, device="laptop", today=DAY, taken=taken.__contains__)
