@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint typecheck cfnlint package unit functional bench peers clean
 
-$(STAMP): requirements.txt requirements-package.txt requirements-dev.txt client/requirements.txt client/pyproject.toml
+$(STAMP): requirements.txt requirements-package.txt requirements-dev.txt client/requirements.txt \
+		client/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip<26.3"  # chalice 1.34 asks for pip<26.3
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
