@@ -146,9 +146,7 @@ def signed_up(client: Client) -> Api:
     return make_user(client)
 
 
-def test_the_rest_functions_calls_are_allowed(
-    client: Client, signed_up: Api, gateway: Gateway, calls: list[Grant]
-) -> None:
+def test_the_rest_functions_calls_are_allowed(client: Client, gateway: Gateway, calls: list[Grant]) -> None:
     alice = make_user(client)
     phone = log_in(client, alice.email, "phone")  # type: ignore[attr-defined]
     data = uuid.uuid4().bytes * 1000
