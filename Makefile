@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint typecheck cfnlint package unit functional bench peers clean
 
-$(STAMP): requirements.txt requirements-dev.txt client/requirements.txt client/pyproject.toml
+$(STAMP): requirements.txt requirements-package.txt requirements-dev.txt client/requirements.txt \
+		client/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip<26.3"  # chalice 1.34 asks for pip<26.3
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
@@ -26,15 +27,32 @@ typecheck: $(STAMP)
 	$(BIN)/mypy app.py chalicelib infra tests bench client/driftbox
 
 # The deployable SAM template: Chalice's functions merged with infra/template.yaml (infra/README.md).
-# The first run pip-downloads the Lambda wheels; later runs reuse .chalice/deployments/.
+# Chalice packages for the Python it runs on (the functions' Runtime, and the wheels it vendors), so
+# it runs here on the Lambda runtime's Python, in a venv of its own. The first run pip-downloads
+# the Lambda wheels; later runs reuse .chalice/deployments/.
+LAMBDA_RUNTIME := python3.13
+LAMBDA_PYTHON ?= $(shell $(LAMBDA_RUNTIME) -c 'import sys; print(sys.executable)' 2>/dev/null \
+	|| ls -d "$$(pyenv root 2>/dev/null)"/versions/3.13*/bin/$(LAMBDA_RUNTIME) 2>/dev/null | tail -1)
+PACKAGE_VENV := .venv-package
+PACKAGE_STAMP := $(PACKAGE_VENV)/.installed
+$(PACKAGE_STAMP): requirements.txt requirements-package.txt
+	@test -n "$(LAMBDA_PYTHON)" || { echo "make package needs $(LAMBDA_RUNTIME), the functions' runtime:" \
+		"install it, or name it with LAMBDA_PYTHON=/path/to/$(LAMBDA_RUNTIME)"; exit 1; }
+	test -x $(PACKAGE_VENV)/bin/python || $(LAMBDA_PYTHON) -m venv $(PACKAGE_VENV)
+	$(PACKAGE_VENV)/bin/python -m pip install --quiet --upgrade "pip<26.3"
+	$(PACKAGE_VENV)/bin/python -m pip install --quiet -r requirements-package.txt
+	touch $(PACKAGE_STAMP)
+
 PACKAGE_DIR := build/package
-package: $(STAMP)
+package: $(PACKAGE_STAMP)
 	rm -rf $(PACKAGE_DIR)
-	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(BIN)/chalice package --stage prod \
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(PACKAGE_VENV)/bin/chalice package --stage prod \
 		--merge-template infra/template.yaml --template-format yaml $(PACKAGE_DIR)
-	@# The merge must have replaced Chalice's "*" policy and turned on partial batch responses.
+	@# The merge must have replaced every function's policy and turned on partial batch responses;
+	@# every function runs on the runtime packaged for.
 	grep -q ReportBatchItemFailures $(PACKAGE_DIR)/sam.yaml
 	! grep -n "Resource: '\*'" $(PACKAGE_DIR)/sam.yaml
+	! grep -n "Runtime: " $(PACKAGE_DIR)/sam.yaml | grep -v "Runtime: $(LAMBDA_RUNTIME)$$"
 
 cfnlint: package
 	$(BIN)/cfn-lint $(PACKAGE_DIR)/sam.yaml
@@ -64,4 +82,4 @@ peers: $(PEERS)
 		|| echo "rclone could not be installed: client_bench compares with aws s3 sync alone"
 
 clean:
-	rm -rf $(VENV) .venv-peers .mypy_cache .ruff_cache .pytest_cache build
+	rm -rf $(VENV) .venv-peers $(PACKAGE_VENV) .mypy_cache .ruff_cache .pytest_cache build

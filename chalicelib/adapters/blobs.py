@@ -31,14 +31,30 @@ def _client() -> Any:
     return aws.client("s3", config=_CONFIG)
 
 
+# On AWS, botocore presigns for the legacy global host (bucket.s3.amazonaws.com) unless asked for
+# virtual-hosted addresses: a bucket in a Region launched after March 2019 cannot be reached there,
+# and any other outside us-east-1 answers with a redirect (which a signed request cannot follow)
+# until DNS has caught up with a new bucket. Asked, it signs for bucket.s3.<region>.amazonaws.com.
+_REGIONAL_CONFIG = _CONFIG.merge(
+    Config(s3={"addressing_style": "virtual", "us_east_1_regional_endpoint": "regional"})
+)
+
+
+def bucket_address(bucket: str, region: str) -> BucketAddress:
+    """Where presigned URLs of ``bucket`` point: its regional virtual-hosted address on AWS, and
+    path-style at a configured endpoint (the local stack's emulator is one host for every bucket).
+    """
+    config = _CONFIG if aws.endpoint_is_configured("s3", region) else _REGIONAL_CONFIG
+    probe = "probe"
+    url = aws.client("s3", config=config, region=region).generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": probe}
+    )
+    return BucketAddress.of(url, probe, region)
+
+
 @functools.cache
 def _chunk_bucket() -> BucketAddress:
-    """The chunk bucket's address, as botocore resolves it (endpoint, addressing style)."""
-    probe = "probe"
-    url = _client().generate_presigned_url(
-        "get_object", Params={"Bucket": SETTINGS.chunk_bucket, "Key": probe}
-    )
-    return BucketAddress.of(url, probe, SETTINGS.region)
+    return bucket_address(SETTINGS.chunk_bucket, SETTINGS.region)
 
 
 def _presign(method: str, key: str, headers: dict[str, str]) -> tuple[str, int]:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import base64
 import functools
+import os
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from unittest import mock
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
@@ -15,6 +18,7 @@ from botocore.credentials import ReadOnlyCredentials
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chalicelib.adapters import aws, blobs
 from chalicelib.adapters.presign import BucketAddress, presigned_url
 
 ENDPOINTS = [
@@ -38,12 +42,14 @@ CREDENTIALS = [
 
 
 @functools.cache
-def _botocore(endpoint: str | None, region: str, credentials: ReadOnlyCredentials) -> Any:
+def _botocore(
+    endpoint: str | None, region: str, credentials: ReadOnlyCredentials, addressing_style: str = "auto"
+) -> Any:
     return boto3.client(
         "s3",
         region_name=region,
         endpoint_url=endpoint,
-        config=Config(signature_version="s3v4"),
+        config=Config(signature_version="s3v4", s3={"addressing_style": addressing_style}),
         aws_access_key_id=credentials.access_key,
         aws_secret_access_key=credentials.secret_key,
         aws_session_token=credentials.token,
@@ -138,3 +144,39 @@ def test_the_signature_changes_with_every_signed_part() -> None:
 def test_an_address_must_come_from_a_url_of_its_key() -> None:
     with pytest.raises(ValueError, match="is not a URL of"):
         BucketAddress.of("http://127.0.0.1:5000/b/other?X-Amz-Date=1", "probe", "us-east-1")
+
+
+@pytest.fixture
+def on_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The backend as deployed: tests/conftest.py points every client at the emulator."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+    yield
+    aws.client.cache_clear()  # no client pointed at AWS is left for the tests after this one
+
+
+@pytest.mark.usefixtures("on_aws")
+@pytest.mark.parametrize("region", ["eu-west-3", "ap-southeast-2", "us-east-1"])
+def test_on_aws_chunk_urls_name_the_buckets_regional_virtual_host(region: str) -> None:
+    bucket = f"driftbox-prod-chunks-123456789012-{region}"
+    credentials = CREDENTIALS[1]
+    now = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    address = blobs.bucket_address(bucket, region)
+    url = presigned_url(
+        address, credentials, method="GET", key="chunks/n/h", headers={}, expires_s=60, now=now
+    )
+    assert urlsplit(url).netloc == f"{bucket}.s3.{region}.amazonaws.com"
+    # Still the URL botocore signs for that host.
+    s3 = _botocore(f"https://s3.{region}.amazonaws.com", region, credentials, addressing_style="virtual")
+    with mock.patch("botocore.auth.get_current_datetime", return_value=now):
+        expected = s3.generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": "chunks/n/h"}, ExpiresIn=60
+        )
+    assert url == expected
+
+
+def test_at_a_configured_endpoint_chunk_urls_stay_path_style() -> None:
+    # The local stack's emulator answers every bucket on one host, named in AWS_ENDPOINT_URL.
+    endpoint = os.environ["AWS_ENDPOINT_URL"]
+    address = blobs.bucket_address("driftbox-test-chunks", "eu-west-3")
+    assert address.base == f"{endpoint}/driftbox-test-chunks"

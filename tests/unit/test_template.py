@@ -245,41 +245,6 @@ def test_the_changes_queue_outlasts_six_function_timeouts_and_has_a_dead_letter_
     assert changes.max_receive_count is not None and changes.max_receive_count > 1
 
 
-def _statements(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    (policy,) = template["Resources"]["DefaultRole"]["Properties"]["Policies"]
-    return {statement["Sid"]: statement for statement in policy["PolicyDocument"]["Statement"]}
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def test_the_policy_names_its_resources(template: dict[str, Any]) -> None:
-    statements = _statements(template)
-    for statement in statements.values():
-        assert statement["Effect"] == "Allow"
-        assert "*" not in _as_list(statement["Resource"])
-
-    tables = resources.table_definitions("any")
-    expected: list[dict[str, Any]] = [{"Fn::GetAtt": [t.logical_id, "Arn"]} for t in tables]
-    expected += [{"Fn::Sub": f"${{{t.logical_id}.Arn}}/index/*"} for t in tables if t.indexes]
-    assert sorted(map(json.dumps, statements["Tables"]["Resource"])) == sorted(map(json.dumps, expected))
-    assert "dynamodb:Scan" not in statements["Tables"]["Action"]
-
-    # Presigned PUTs act with the function's role: without s3:PutObject every upload is refused.
-    objects = statements["ChunkObjects"]
-    assert {"s3:GetObject", "s3:PutObject"} <= set(objects["Action"])
-    assert objects["Resource"] == {"Fn::Sub": "${ChunkBucket.Arn}/*"}
-    assert statements["ChangesQueue"]["Resource"] == {"Fn::GetAtt": ["ChangesQueue", "Arn"]}
-    assert {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:SendMessage"} <= set(
-        statements["ChangesQueue"]["Action"]
-    )
-    sockets = [r["Fn::Sub"] for r in statements["WebsocketPush"]["Resource"]]
-    assert all(r.startswith("arn:${AWS::Partition}:execute-api:${AWS::Region}:") for r in sockets)
-    assert all(":${WebsocketAPI}/*/" in r for r in sockets)
-    assert {r.split("/")[-3] for r in sockets} == {"POST", "DELETE"}
-
-
 def test_the_outputs_name_every_table_the_bucket_and_the_queues(template: dict[str, Any]) -> None:
     outputs = template["Outputs"]
     for table in resources.table_definitions("any"):
