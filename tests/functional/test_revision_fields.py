@@ -31,9 +31,7 @@ def _revisions(alice: Api, path: str) -> list[dict[str, Any]]:
     return revisions
 
 
-@pytest.mark.parametrize(
-    "mtime_ns", [SPEC_EXAMPLE_MTIME_NS, 0, -1, -(2**63), 2**63 - 1], ids=str
-)
+@pytest.mark.parametrize("mtime_ns", [SPEC_EXAMPLE_MTIME_NS, 0, -1, -(2**63), 2**63 - 1], ids=str)
 def test_an_mtime_in_nanoseconds_comes_back_exactly_in_listing_journal_and_history(
     alice: Api, mtime_ns: int
 ) -> None:

@@ -1,10 +1,13 @@
 """The local tree: a walk of the linked folder, hashing only files whose stat changed.
 
 A file whose size, mtime_ns and inode match the stat cache keeps its cached content hash: a rescan
-of an unchanged tree costs one ``stat`` per entry. What cannot be synced is reported, not fatal:
-a name that is not valid Unicode or holds a control character, a second name with the key of one
-already seen (``a.txt`` beside ``A.txt``, or an NFD twin), symlinks and special files, unreadable
-folders, files that vanish or change mid-read. The client's own temporary files are skipped.
+of an unchanged tree costs one ``stat`` per entry. A file's executable bit (owner-execute, part of
+a revision) is read from that same ``stat``; a chmod changes no bytes, so it needs no hashing.
+
+What cannot be synced is reported, not fatal: a name that is not valid Unicode or holds a control
+character, a second name with the key of one already seen (``a.txt`` beside ``A.txt``, or an NFD
+twin), symlinks and special files, unreadable folders, files that vanish or change mid-read. The
+client's own temporary files are skipped.
 """
 
 from __future__ import annotations
@@ -80,6 +83,7 @@ def _walk(folder: Path, prefix: str, cache: Mapping[str, CachedHash], hasher: Ha
                 path,
                 path_key,
                 LocalStat(info.st_size, info.st_mtime_ns, info.st_ino),
+                bool(info.st_mode & stat.S_IXUSR),
                 cache,
                 hasher,
                 result,
@@ -93,6 +97,7 @@ def _file(
     path: str,
     path_key: str,
     now: LocalStat,
+    executable: bool,
     cache: Mapping[str, CachedHash],
     hasher: Hasher,
     result: Scan,
@@ -112,4 +117,6 @@ def _file(
         result.hashed_count += 1
         cached = CachedHash(now, content_hash, chunks)
     result.hashed[path_key] = cached
-    result.tree[path_key] = Item(path, FILE, cached.content_hash, now.size_bytes, inode=now.inode)
+    result.tree[path_key] = Item(
+        path, FILE, cached.content_hash, now.size_bytes, inode=now.inode, executable=executable
+    )
