@@ -9,7 +9,9 @@ What is never read as "delete everything": a linked folder that is missing or lo
 unmounted drive, a folder replaced), a server that no longer knows the cursor (410: the trees are
 rebuilt and the synced tree forgotten, so both sides merge and nothing is deleted), an index
 deleted or emptied (the same merge), and any plan the safety check refuses. Nor is a file or
-folder that could not be read (unreadable, changing while read): it stays as last synced.
+folder that could not be read (unreadable, changing while read): it stays as last synced; nor a
+server entry this client cannot use (``core.journal``): its path is held as last synced, and
+reported, while the rest syncs.
 
 ``status`` makes the plan a pass would make now and applies nothing, saves nothing: it can run
 beside a ``sync``, which holds the home's lock.

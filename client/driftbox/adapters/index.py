@@ -10,7 +10,8 @@ write goes through a transaction, which commits when its block ends and rolls ba
 The synced tree and the cursor must change in one transaction: a crash between the two would
 replay journal entries the synced tree already holds, or skip entries it does not. Besides the
 trees, the index keeps a stat cache (an unchanged file is never hashed again), the chunks known
-uploaded (a restart never sends them again) and each path's problem, for ``status``.
+uploaded (a restart never sends them again), each path's problem, for ``status``, and the remote
+paths held because their latest entry could not be used (``core.journal``), saved with the cursor.
 """
 
 from __future__ import annotations

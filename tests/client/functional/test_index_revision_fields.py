@@ -59,7 +59,7 @@ def test_an_index_that_stored_seconds_is_upgraded_to_nanoseconds_keeping_every_i
     with Index.open(db_path, folder, NAMESPACE) as upgraded:
         assert upgraded.cursor() == "c"  # nothing re-listed, nothing read as deleted
         assert upgraded.load_synced() == {
-            "/a.txt": Item(*item),
+            "/a.txt": Item("/a.txt", FILE, CHUNK, 1, 3, "o1", 7),
             "/d": Item("/d", FOLDER, "", 0, 2, "o2", 8),
         }
         assert set(upgraded.load_remote()) == {"/a.txt", "/b.txt"}
