@@ -9,6 +9,7 @@ from typing import Any
 
 from chalicelib.adapters import blobs, keys
 from chalicelib.adapters.models import PathModel, RevisionModel
+from chalicelib.domain.content import legacy_mtime_ns
 from chalicelib.domain.model import FILE, FOLDER, Content, Entry, Node
 
 # Up to this many chunks (64 KiB of digests) a list lives in its row; longer ones in S3.
@@ -53,11 +54,13 @@ def entry_to_json(entry: Entry, namespace_id: str) -> dict[str, Any]:
         "r": entry.rev,
         "d": entry.deleted,
         "z": entry.content.size,
-        "t": entry.content.mtime,
+        "n": entry.content.mtime_ns,  # "t" in bodies written before: legacy_mtime_ns
         "h": entry.content.content_hash,
         "v": entry.device_id,
         "a": entry.created_at_ms,
     }
+    if entry.content.executable:
+        body["x"] = True
     if len(chunks) > INLINE_CHUNKS:
         body["m"] = manifest_key(namespace_id, chunks)
     else:
@@ -77,11 +80,21 @@ def entry_from_json(body: dict[str, Any]) -> Entry:
         kind=body["k"],
         rev=body["r"],
         deleted=body["d"],
-        content=Content(body["z"], body["t"], body["h"], chunks),
+        content=Content(body["z"], _body_mtime_ns(body), body["h"], chunks, bool(body.get("x"))),
         device_id=body["v"],
         created_at_ms=body["a"],
         from_path=body.get("f"),
     )
+
+
+def _body_mtime_ns(body: dict[str, Any]) -> int:
+    return int(body["n"]) if "n" in body else legacy_mtime_ns(int(body.get("t") or 0))
+
+
+def row_mtime_ns(row: PathModel | RevisionModel) -> int:
+    if row.mtime_ns is not None:
+        return int(row.mtime_ns)
+    return legacy_mtime_ns(int(row.mtime or 0))
 
 
 def encode_body(entries: list[Entry], namespace_id: str) -> bytes:
@@ -101,7 +114,8 @@ def _content_fields(namespace_id: str, content: Content) -> dict[str, Any]:
     long_list = len(content.chunks) > INLINE_CHUNKS
     return {
         "size": content.size,
-        "mtime": content.mtime,
+        "mtime_ns": content.mtime_ns,
+        "executable": content.executable,
         "content_hash": content.content_hash or None,
         "chunks": None if long_list or not content.chunks else pack_chunks(content.chunks),
         "manifest": manifest_key(namespace_id, content.chunks) if long_list else None,
@@ -124,7 +138,11 @@ def node_to_row(namespace_id: str, node: Node) -> PathModel:
 
 def content_from_row(row: PathModel | RevisionModel) -> Content:
     return Content(
-        int(row.size), int(row.mtime), row.content_hash or "", _load_chunks(row.chunks, row.manifest)
+        int(row.size),
+        row_mtime_ns(row),
+        row.content_hash or "",
+        _load_chunks(row.chunks, row.manifest),
+        bool(row.executable),
     )
 
 

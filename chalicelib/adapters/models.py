@@ -161,7 +161,9 @@ class _ContentAttributes:
     deleted = BooleanAttribute()
     seq = NumberAttribute()
     size = NumberAttribute(default=0)
-    mtime = NumberAttribute(default=0)
+    mtime_ns = NumberAttribute(null=True)
+    mtime = NumberAttribute(null=True)  # rows written before mtime_ns: the unit unchecked (codec)
+    executable = BooleanAttribute(null=True)  # the owner-execute bit; absent in older rows: false
     content_hash = UnicodeAttribute(null=True)
     chunks = BinaryAttribute(null=True, legacy_encoding=False)  # 32-byte digests, concatenated
     manifest = UnicodeAttribute(null=True)  # S3 key of a long chunk list

@@ -159,8 +159,8 @@ class _Planner:
             raise _OpConflict(live.path, live)
         if check_rev and parent_rev != (live.rev if live else None):
             raise _OpConflict(live.path if live else op.path, live)
-        if live is not None and live.content.content_hash == op.content.content_hash:
-            self._result(live)  # same bytes: nothing changes, as Dropbox does
+        if live is not None and live.content.same_as(op.content):
+            self._result(live)  # same bytes and mode: nothing changes, as Dropbox does
             return
         display = live.path if live is not None else f"{self._ensure_parents(op.path)}/{paths.name(op.path)}"
         object_id = self._successor(current, FILE)

@@ -12,6 +12,34 @@ from chalicelib.errors import InvalidRequest
 CHUNK_SIZE = 4 * 1024 * 1024
 _HASH = re.compile(r"[0-9a-f]{64}")  # used with fullmatch: "$" would let a trailing "\n" in
 EMPTY_CONTENT_HASH = hashlib.sha256(b"").hexdigest()
+# A file's mtime is a signed 64-bit count of nanoseconds since the epoch (1677-09-21 to
+# 2262-04-11): what APFS stores, what SQLite and every client language hold exactly, and wider
+# than ext4 reaches into the past. Before 1970 is allowed: such files exist on real disks.
+MTIME_NS_MIN = -(2**63)
+MTIME_NS_MAX = 2**63 - 1
+_NS_PER_S = 1_000_000_000
+
+
+def check_mtime_ns(value: int, *, field: str = "mtime") -> int:
+    if not MTIME_NS_MIN <= value <= MTIME_NS_MAX:
+        raise InvalidRequest(
+            f"{field} must be nanoseconds since the epoch, from {MTIME_NS_MIN} to {MTIME_NS_MAX}"
+            " (years 1677 to 2262)",
+            field=field,
+        )
+    return value
+
+
+def legacy_mtime_ns(value: int) -> int:
+    """An mtime stored before the unit was checked, in nanoseconds.
+
+    The Driftbox client then sent seconds; other clients sent nanoseconds. A value that is a time
+    before 2262 in seconds was sent as seconds (as nanoseconds it would fall in 1970's first ten
+    seconds); any other is nanoseconds, brought into the range if it lies outside.
+    """
+    if MTIME_NS_MIN <= value * _NS_PER_S <= MTIME_NS_MAX:
+        return value * _NS_PER_S
+    return min(max(value, MTIME_NS_MIN), MTIME_NS_MAX)
 
 
 def check_hash(value: object, *, field: str = "hash") -> str:

@@ -14,15 +14,24 @@ FOLDER: Kind = "folder"
 
 @dataclass(frozen=True)
 class Content:
-    """What a file revision holds: its size, chunk list and content hash."""
+    """What a file revision holds: its size, mtime, chunk list, content hash and executable bit.
+
+    ``executable`` is the owner-execute bit (Dropbox and git keep only that one): part of the
+    revision, so a chmod +x alone makes a new revision and every device applies it.
+    """
 
     size: int
-    mtime: int
+    mtime_ns: int
     content_hash: str
     chunks: tuple[str, ...]
+    executable: bool = False
+
+    def same_as(self, other: Content) -> bool:
+        """The same file for a put: the same bytes and the same executable bit (mtime aside)."""
+        return self.content_hash == other.content_hash and self.executable == other.executable
 
 
-EMPTY_FOLDER = Content(size=0, mtime=0, content_hash="", chunks=())
+EMPTY_FOLDER = Content(size=0, mtime_ns=0, content_hash="", chunks=())
 
 
 @dataclass(frozen=True)
@@ -78,9 +87,10 @@ class Entry:
             "kind": self.kind,
             "rev": self.rev,
             "size": self.content.size,
-            "mtime": self.content.mtime,
+            "mtime": self.content.mtime_ns,
             "content_hash": self.content.content_hash or None,
             "chunks": list(self.content.chunks),
+            "executable": self.content.executable,
             "deleted": self.deleted,
         }
         if self.from_path is not None:

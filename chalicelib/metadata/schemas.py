@@ -24,9 +24,10 @@ class PutSpec(_Strict):
     path: str
     parent_rev: int | None
     size: int
-    mtime: int
+    mtime: int  # nanoseconds since the epoch (content_rules.MTIME_NS_MIN to MTIME_NS_MAX)
     chunks: list[str]
     content_hash: str
+    executable: bool = False  # the owner-execute bit
 
 
 class MkdirSpec(_Strict):
@@ -82,8 +83,9 @@ class RevisionsQuery(_Strict):
 
 def _content(spec: PutSpec, i: int) -> Content:
     field = f"ops.{i}"
-    if spec.size < 0 or spec.mtime < 0:
-        raise InvalidRequest(f"{field}: size and mtime must not be negative", field=field)
+    if spec.size < 0:
+        raise InvalidRequest(f"{field}: size must not be negative", field=field)
+    content_rules.check_mtime_ns(spec.mtime, field=f"{field}.mtime")
     for j, chunk in enumerate(spec.chunks):
         content_rules.check_hash(chunk, field=f"{field}.chunks.{j}")
     expected = content_rules.chunk_count(spec.size)
@@ -97,7 +99,7 @@ def _content(spec: PutSpec, i: int) -> Content:
     content_rules.check_hash(spec.content_hash, field=f"{field}.content_hash")
     if content_rules.content_hash(spec.chunks) != spec.content_hash:
         raise InvalidRequest(f"{field}: content_hash does not match the chunk list", field=field)
-    return Content(spec.size, spec.mtime, spec.content_hash, tuple(spec.chunks))
+    return Content(spec.size, spec.mtime, spec.content_hash, tuple(spec.chunks), spec.executable)
 
 
 def _rev(value: int | None, i: int) -> int | None:

@@ -17,7 +17,7 @@ import stat
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -100,16 +100,7 @@ class Executor:
             del self.synced[path_key]
             tx.delete_synced(path_key)
         for item in moving.values():
-            moved = Item(
-                paths.reroot(item.path, from_path, to_path),
-                item.kind,
-                item.content_hash,
-                item.size,
-                item.rev,
-                item.object_id,
-                item.inode,
-            )
-            self._put(tx, moved, None)
+            self._put(tx, replace(item, path=paths.reroot(item.path, from_path, to_path)), None)
 
     def _fail(self, path: str, why: str) -> None:
         self.outcome.failed[path] = why
@@ -217,9 +208,10 @@ class Executor:
                 "path": paths.normalize(action.path),
                 "parent_rev": action.parent_rev,
                 "size": cached.stat.size_bytes,
-                "mtime": cached.stat.mtime_ns // 1_000_000_000,
+                "mtime": journal.clamp_mtime_ns(cached.stat.mtime_ns),
                 "chunks": list(cached.chunks),
                 "content_hash": cached.content_hash,
+                "executable": action.executable,
             }
         if isinstance(action, a.CreateRemoteFolder):
             return {"op": "mkdir", "path": paths.normalize(action.path)}
@@ -246,6 +238,7 @@ class Executor:
                         result["rev"],
                         result["object_id"],
                         cached.stat.inode,
+                        action.executable,
                     )
                     self._put(tx, item, cached.stat)
                     tx.forget_uploaded(cached.chunks)
@@ -305,7 +298,7 @@ class Executor:
             else:
                 wanted[local_path(self.root, action.path)] = (action, remote)
         files = [
-            transfer.Download(disk, remote.chunks, action.content_hash, remote.mtime_s or None)
+            transfer.Download(disk, remote.chunks, action.content_hash, remote.mtime_ns, action.executable)
             for disk, (action, remote) in wanted.items()
         ]
         failed = transfer.download_many(
@@ -326,6 +319,7 @@ class Executor:
                     action.rev,
                     action.object_id,
                     info.st_ino,
+                    action.executable,
                 )
                 self._put(tx, item, local)
                 tx.put_stats({paths.key(action.path): CachedHash(local, action.content_hash, remote.chunks)})

@@ -10,7 +10,9 @@ What is never read as "delete everything": a linked folder that is missing or lo
 unmounted drive, a folder replaced), a server that no longer knows the cursor (410: the trees are
 rebuilt and the synced tree forgotten, so both sides merge and nothing is deleted), an index
 deleted or emptied (the same merge), and any plan the safety check refuses. Nor is a file or
-folder that could not be read (unreadable, changing while read): it stays as last synced.
+folder that could not be read (unreadable, changing while read): it stays as last synced; nor a
+server entry this client cannot use (``core.journal``): its path is held as last synced, and
+reported, while the rest syncs.
 
 ``status`` makes the plan a pass would make now and applies nothing, saves nothing: it can run
 beside a ``sync``, which holds the home's lock.
@@ -25,7 +27,7 @@ import os
 import secrets
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,6 +181,7 @@ class _Fetched:
     seq: int | None  # the journal seq the cursor stands at (cursor_seq)
     before: dict[str, Item] | None  # the saved tree it started from; None for a whole listing
     reset: bool = False  # the server no longer knew the saved cursor
+    unusable: dict[str, journal.Unusable] = field(default_factory=dict)  # held paths, by key
 
 
 class Synchronizer:
@@ -244,13 +247,15 @@ class Synchronizer:
                 pages = []
             else:
                 before, files = self.index.load_remote(), self.index.load_remote_files()
-                tree = dict(before)
+                tree, unusable = dict(before), self.index.load_unusable()
                 for page in pages:
-                    journal.apply(tree, files, page["entries"])
-                return _Fetched(tree, files, pages[-1]["cursor"], pages[-1].get("cursor_seq"), before)
+                    journal.apply(tree, files, page["entries"], unusable)
+                last = pages[-1]
+                cursor_seq = last.get("cursor_seq")
+                return _Fetched(tree, files, last["cursor"], cursor_seq, before, unusable=unusable)
         fetched = _Fetched({}, {}, None, None, None, reset=cursor is not None)
         for page in self.api.pages(self.namespace_id):
-            journal.apply(fetched.tree, fetched.files, page["entries"])
+            journal.apply(fetched.tree, fetched.files, page["entries"], fetched.unusable)
             fetched.cursor, fetched.seq = page["cursor"], page.get("cursor_seq")
         return fetched
 
@@ -271,6 +276,7 @@ class Synchronizer:
             tx.put_remote_many(
                 (k, item, fetched.files.get(k)) for k, item in fetched.tree.items() if before.get(k) != item
             )
+            tx.replace_unusable(fetched.unusable)
             tx.set_cursor(fetched.cursor, fetched.seq)
 
     # -- a pass ------------------------------------------------------------------------------------
@@ -305,6 +311,7 @@ class Synchronizer:
         self,
         found: scanner.Scan,
         remote: dict[str, Item] | None = None,
+        held: Iterable[str] | None = None,
         *,
         forget_synced: bool = False,
         deletes_confirmed: bool = False,
@@ -312,6 +319,7 @@ class Synchronizer:
         # Another device's marker never comes here, nor goes there.
         synced = {} if forget_synced else _without_marker(self.index.load_synced())
         remote = _without_marker(self.index.load_remote() if remote is None else remote)
+        remote = journal.held_as_synced(remote, synced, self.index.load_unusable() if held is None else held)
         local = _with_unreadable(found.tree, found.problems, synced)
         why = check_safe(synced, local)
         if why is not None and not deletes_confirmed:
@@ -347,12 +355,15 @@ class Synchronizer:
             report.uploaded += outcome.bytes_up
             report.downloaded += outcome.bytes_down
             report.actions += outcome.done
-            report.problems = {**found.problems, **outcome.failed}
+            report.problems = {**found.problems, **outcome.failed, **self._unusable()}
             if not work or (outcome.done == 0 and outcome.failed):
                 break
         self._end_pass(report.problems)
         report.notices, self._notices = self._notices, []
         return report
+
+    def _unusable(self) -> dict[str, str]:
+        return {u.path: u.why for u in self.index.load_unusable().values()}
 
     def _end_pass(self, problems: dict[str, str]) -> None:
         with self.index.transaction() as tx:
@@ -368,25 +379,27 @@ class Synchronizer:
         offline: str | None = None
         try:
             fetched = self._fetch()
-            remote, reset = fetched.tree, fetched.reset
+            remote, reset, unusable = fetched.tree, fetched.reset, fetched.unusable
             if reset:
                 notices.append(
                     "The server no longer knows this device's place: the next sync merges both sides."
                 )
         except errors.DriftboxError as exc:  # offline: say what is known
             remote, reset, offline = self.index.load_remote(), False, str(exc)
+            unusable = self.index.load_unusable()
         found = self._scan(save=False)
-        actions = self._plan(found, remote, forget_synced=reset)
+        actions = self._plan(found, remote, unusable, forget_synced=reset)
+        problems = {**found.problems, **{u.path: u.why for u in unusable.values()}}
         pending = [Pending(x, _pending_size(x, found.tree)) for x in actions if not isinstance(x, a.Record)]
         recorded = {p.path: p for p in self.index.problems()}
         not_synced = [
             NotSynced(
                 path,
-                reason(found.problems.get(path) or recorded[path].message),
+                reason(problems.get(path) or recorded[path].message),
                 recorded[path].time_s if path in recorded else None,
-                path in found.problems,
+                path in problems,
             )
-            for path in sorted(recorded.keys() | found.problems.keys())
+            for path in sorted(recorded.keys() | problems.keys())
         ]
         return Status(
             self.root, pending, not_synced, self.index.last_pass_s(), offline, notices, self.sync_running

@@ -100,6 +100,7 @@ def test_entry_to_api_has_the_documented_shape() -> None:
         "mtime": 7,
         "content_hash": "c" * 64,
         "chunks": [H1, H2],
+        "executable": False,
         "deleted": False,
         "from_path": "/a",
     }

@@ -10,7 +10,8 @@ write goes through a transaction, which commits when its block ends and rolls ba
 The synced tree and the cursor must change in one transaction: a crash between the two would
 replay journal entries the synced tree already holds, or skip entries it does not. Besides the
 trees, the index keeps a stat cache (an unchanged file is never hashed again), the chunks known
-uploaded (a restart never sends them again) and each path's problem, for ``status``.
+uploaded (a restart never sends them again), each path's problem, for ``status``, and the remote
+paths held because their latest entry could not be used (``core.journal``), saved with the cursor.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from driftbox.core.journal import RemoteFile
+from driftbox.core.journal import RemoteFile, Unusable
 from driftbox.core.model import Item
 from driftbox.errors import DriftboxError
 
@@ -54,6 +55,18 @@ MIGRATIONS: list[list[str]] = [
     [  # the journal seq the cursor stands at (sent as a folder delete's seen_seq); the last pass
         "ALTER TABLE folders ADD COLUMN cursor_seq INTEGER",
         "ALTER TABLE folders ADD COLUMN last_pass_s REAL",
+    ],
+    [  # mtimes in nanoseconds, as the API says: the seconds this client stored are converted by
+        # the rule the server reads its own stored seconds with (docs/architecture.md); the
+        # executable bit (false until a file is scanned or listed again); unusable remote entries
+        "ALTER TABLE remote RENAME COLUMN mtime_s TO mtime_ns",
+        """UPDATE remote SET mtime_ns = CASE
+            WHEN mtime_ns BETWEEN -9223372036 AND 9223372036 THEN mtime_ns * 1000000000
+            ELSE mtime_ns END""",
+        "ALTER TABLE synced ADD COLUMN executable INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE remote ADD COLUMN executable INTEGER NOT NULL DEFAULT 0",
+        f"""CREATE TABLE remote_unusable ({_BY_FOLDER}, path_key TEXT NOT NULL, path TEXT NOT NULL,
+            why TEXT NOT NULL, PRIMARY KEY (folder_id, path_key)) WITHOUT ROWID""",
     ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -116,7 +129,19 @@ def _local(local: LocalStat | None) -> tuple[int | None, int | None]:
 
 
 def _file(remote_file: RemoteFile | None) -> tuple[bytes, int]:
-    return (_blob(remote_file.chunks), remote_file.mtime_s) if remote_file else (b"", 0)
+    return (_blob(remote_file.chunks), remote_file.mtime_ns) if remote_file else (b"", 0)
+
+
+_ITEM_COLUMNS = "path_key, path, kind, content_hash, size_bytes, rev, object_id, inode, executable"
+_LOAD_SYNCED = f"SELECT {_ITEM_COLUMNS} FROM synced WHERE folder_id = ?"  # noqa: S608 (constants)
+_LOAD_REMOTE = f"SELECT {_ITEM_COLUMNS} FROM remote WHERE folder_id = ?"  # noqa: S608 (constants)
+
+
+def _items(rows: Iterable[Any]) -> dict[str, Item]:
+    return {
+        key: Item(path, kind, content_hash, size, rev, object_id, inode, bool(executable))
+        for key, path, kind, content_hash, size, rev, object_id, inode, executable in rows
+    }
 
 
 def _cached(folder_id: int, path_key: str, c: CachedHash) -> tuple[Any, ...]:
@@ -202,11 +227,7 @@ class Index:
         return None if not rows or rows[0][0] is None else float(rows[0][0])
 
     def load_synced(self) -> dict[str, Item]:
-        rows = self._rows(
-            "SELECT path_key, path, kind, content_hash, size_bytes, rev, object_id, inode"
-            " FROM synced WHERE folder_id = ?"
-        )
-        return {row[0]: Item(*row[1:]) for row in rows}
+        return _items(self._rows(_LOAD_SYNCED))
 
     def load_synced_stats(self) -> dict[str, LocalStat]:
         """The local file's stat when it was synced, for the entries that recorded one."""
@@ -217,19 +238,20 @@ class Index:
         return {row[0]: LocalStat(*row[1:]) for row in rows}
 
     def load_remote(self) -> dict[str, Item]:
-        rows = self._rows(
-            "SELECT path_key, path, kind, content_hash, size_bytes, rev, object_id, inode"
-            " FROM remote WHERE folder_id = ?"
-        )
-        return {row[0]: Item(*row[1:]) for row in rows}
+        return _items(self._rows(_LOAD_REMOTE))
+
+    def load_unusable(self) -> dict[str, Unusable]:
+        """The remote paths whose latest entry could not be used, by path key (``core.journal``)."""
+        rows = self._rows("SELECT path_key, path, why FROM remote_unusable WHERE folder_id = ?")
+        return {row[0]: Unusable(row[1], row[2]) for row in rows}
 
     def load_remote_files(self) -> dict[str, RemoteFile]:
         """The chunk list and mtime of every remote file (folders have none)."""
-        sql = "SELECT path_key, chunks, mtime_s FROM remote WHERE folder_id = ? AND kind = 'file'"
+        sql = "SELECT path_key, chunks, mtime_ns FROM remote WHERE folder_id = ? AND kind = 'file'"
         return {row[0]: RemoteFile(_chunks(row[1]), row[2]) for row in self._rows(sql)}
 
     def remote_file(self, path_key: str) -> RemoteFile | None:
-        sql = "SELECT chunks, mtime_s FROM remote WHERE folder_id = ? AND path_key = ? AND kind = 'file'"
+        sql = "SELECT chunks, mtime_ns FROM remote WHERE folder_id = ? AND path_key = ? AND kind = 'file'"
         rows = self._rows(sql, path_key)
         return RemoteFile(_chunks(rows[0][0]), rows[0][1]) if rows else None
 
@@ -275,8 +297,11 @@ class Transaction:
 
     def put_synced_many(self, entries: Iterable[tuple[str, Item, LocalStat | None]]) -> None:
         self._db.executemany(
-            "INSERT OR REPLACE INTO synced VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (_row(self._folder_id, key, item, *_local(local)) for key, item, local in entries),
+            "INSERT OR REPLACE INTO synced VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                _row(self._folder_id, key, item, *_local(local), item.executable)
+                for key, item, local in entries
+            ),
         )
 
     def delete_synced(self, path_key: str) -> None:
@@ -290,8 +315,8 @@ class Transaction:
 
     def put_remote_many(self, entries: Iterable[tuple[str, Item, RemoteFile | None]]) -> None:
         self._db.executemany(
-            "INSERT OR REPLACE INTO remote VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (_row(self._folder_id, key, item, *_file(file)) for key, item, file in entries),
+            "INSERT OR REPLACE INTO remote VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (_row(self._folder_id, key, item, *_file(file), item.executable) for key, item, file in entries),
         )
 
     def delete_remote(self, path_key: str) -> None:
@@ -299,6 +324,14 @@ class Transaction:
 
     def clear_remote(self) -> None:
         self._run("DELETE FROM remote WHERE folder_id = ?")
+        self._run("DELETE FROM remote_unusable WHERE folder_id = ?")
+
+    def replace_unusable(self, unusable: Mapping[str, Unusable]) -> None:
+        self._run("DELETE FROM remote_unusable WHERE folder_id = ?")
+        self._db.executemany(
+            "INSERT INTO remote_unusable VALUES (?, ?, ?, ?)",
+            ((self._folder_id, key, _printable(u.path), u.why) for key, u in unusable.items()),
+        )
 
     def put_stats(self, entries: Mapping[str, CachedHash]) -> None:
         self._db.executemany(

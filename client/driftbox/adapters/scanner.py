@@ -1,7 +1,10 @@
 """The local tree: a walk of the linked folder, hashing only files whose stat changed.
 
 A file whose size, mtime_ns and inode match the stat cache keeps its cached content hash: a rescan
-of an unchanged tree costs one ``stat`` per entry. What cannot be synced is reported, not fatal:
+of an unchanged tree costs one ``stat`` per entry. A file's executable bit (owner-execute, part of
+a revision) is read from that same ``stat``; a chmod changes no bytes, so it needs no hashing.
+
+What cannot be synced is reported, not fatal:
 a name that is not valid Unicode or holds a control or format character, symlinks and special files,
 unreadable folders, files that vanish or change mid-read. The client's own temporary files are skipped.
 
@@ -106,7 +109,8 @@ class _Walk:
             self.folder(Path(entry.path), path)
         elif stat.S_ISREG(info.st_mode):
             now = LocalStat(info.st_size, info.st_mtime_ns, info.st_ino)
-            _file(Path(entry.path), path, path_key, now, self.cache, self.hasher, self.result)
+            executable = bool(info.st_mode & stat.S_IXUSR)
+            _file(Path(entry.path), path, path_key, now, executable, self.cache, self.hasher, self.result)
         else:
             self.result.problems[path] = "not synced: symbolic links and special files are skipped"
 
@@ -120,6 +124,7 @@ def _file(
     path: str,
     path_key: str,
     now: LocalStat,
+    executable: bool,
     cache: Mapping[str, CachedHash],
     hasher: Hasher,
     result: Scan,
@@ -139,7 +144,9 @@ def _file(
         result.hashed_count += 1
         cached = CachedHash(now, content_hash, chunks)
     result.hashed[path_key] = cached
-    result.tree[path_key] = Item(path, FILE, cached.content_hash, now.size_bytes, inode=now.inode)
+    result.tree[path_key] = Item(
+        path, FILE, cached.content_hash, now.size_bytes, inode=now.inode, executable=executable
+    )
 
 
 def _twin_targets(found: Scan, taken: Callable[[str], bool]) -> Iterator[tuple[twins.Twin, str]]:

@@ -8,7 +8,9 @@ sizes), check each chunk's hash as read against the list the commit will name (a
 during the upload fails that file, to be sent with its new content next round), and tell the
 caller which chunks are stored, so a killed client never sends them again. Downloads write into
 hidden temporary files beside their targets, check every chunk's hash and each file's content
-hash, fsync, and rename over the target: the path holds the old bytes or the new ones, nothing in
+hash, give the file the revision's executable bit on the mode the target had (a new one: the
+umask's), fsync, set the revision's mtime where the file system can hold it, and rename over the
+target: the path holds the old bytes or the new ones, nothing in
 between.
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import stat
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -57,7 +60,8 @@ class Download:
     target: Path
     chunks: Sequence[str]
     content_hash: str
-    mtime_s: int | None = None
+    mtime_ns: int | None = None  # None: the time it is written
+    executable: bool = False
 
 
 def _read_chunk(path: Path, index: int, expected: str) -> bytes:
@@ -173,9 +177,10 @@ def download_many(
             if file.target in failed or file.target not in parts:
                 continue
             part = parts[file.target]
+            _set_mode(part, file.target, file.executable)
             fsync_path(part)
-            if file.mtime_s:
-                os.utime(part, (file.mtime_s, file.mtime_s))
+            if file.mtime_ns is not None:
+                _set_mtime(part, file.mtime_ns)
             os.replace(part, file.target)
             fsync_path(file.target.parent)
     finally:
@@ -183,6 +188,29 @@ def download_many(
             with contextlib.suppress(FileNotFoundError):
                 part.unlink()
     return failed
+
+
+def executable_mode(mode: int, executable: bool) -> int:
+    """``mode`` with the execute bits a revision's executable bit gives: u+x, and g+x / o+x where
+    g / o may read (as git and Dropbox do); or no execute bit at all. Other bits are kept."""
+    if not executable:
+        return mode & ~0o111
+    return mode | 0o100 | ((mode & 0o044) >> 2)
+
+
+def _set_mode(part: Path, target: Path, executable: bool) -> None:
+    """The part gets the target's mode (a new file: the umask's) with the revision's execute bits."""
+    try:
+        mode = stat.S_IMODE(os.lstat(target).st_mode)
+    except FileNotFoundError:
+        mode = stat.S_IMODE(os.lstat(part).st_mode)
+    os.chmod(part, executable_mode(mode, executable))
+
+
+def _set_mtime(part: Path, mtime_ns: int) -> None:
+    """Best effort: a file system that cannot hold this time keeps the time of writing."""
+    with contextlib.suppress(OSError, OverflowError, ValueError):
+        os.utime(part, ns=(mtime_ns, mtime_ns))
 
 
 def _content_hash(chunks: Iterable[str]) -> str:

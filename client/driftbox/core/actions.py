@@ -13,9 +13,10 @@ safe place to stop.
 Remote actions. The executor sends consecutive ones as the ops of one commit (DESIGN §3); a 409
 refuses the whole commit, and so every action of it. "result" is the commit's result for the op.
 
-- ``Upload(path, content_hash, parent_rev)``: a put of the local file's bytes, which must hash to
-  ``content_hash`` (else the file changed since the scan: fail it). Records ``synced[key] =
-  Item(result path, file, content_hash, size, result rev, result object_id, the file's inode)``.
+- ``Upload(path, content_hash, parent_rev, executable)``: a put of the local file's bytes, which
+  must hash to ``content_hash`` (else the file changed since the scan: fail it), with its
+  executable bit. Records ``synced[key] = Item(result path, file, content_hash, size, result rev,
+  result object_id, the file's inode, executable)``.
 - ``CreateRemoteFolder(path)``: a mkdir. Records ``synced[key] = Item(result path, folder,
   rev=result rev, object_id=result object_id, inode=the local folder's inode)``.
 - ``DeleteRemote(path, kind, parent_rev)``: a delete (of a folder: recursive, and the planner has
@@ -26,11 +27,12 @@ refuses the whole commit, and so every action of it. "result" is the commit's re
 Local actions. Paths are spelled as on disk (case, Unicode form); every component of a path but
 the last one exists on disk under that spelling when the action runs. Each checks what it finds:
 
-- ``Download(path, content_hash, rev, object_id, size)``: writes that revision through a temporary
-  file in the same folder (every chunk and the content hash checked, fsync, rename), only if
-  ``path`` holds nothing or a file at ``synced[key]``'s content hash: never over an unsynced edit
-  (else fail it). Records ``synced[key] = Item(path, file, content_hash, size, rev, object_id,
-  the new file's inode)``.
+- ``Download(path, content_hash, rev, object_id, size, executable)``: writes that revision through
+  a temporary file in the same folder (every chunk and the content hash checked, the revision's
+  executable bit set on the mode the file had, fsync, rename), only if ``path`` holds nothing or
+  a file at ``synced[key]``'s content hash: never over an unsynced edit (else fail it). Records
+  ``synced[key] = Item(path, file, content_hash, size, rev, object_id, the new file's inode,
+  executable)``.
 - ``CreateLocalFolder(path, rev, object_id)``: mkdir (nothing to do if a folder is there; a file
   there fails it). Records ``synced[key] = Item(path, folder, rev=rev, object_id=object_id,
   inode=the folder's inode)``.
@@ -69,6 +71,7 @@ class Upload:
     path: str
     content_hash: str
     parent_rev: int | None  # the rev last seen at this path; None: "I believe it is new"
+    executable: bool = False  # the local file's owner-execute bit, as scanned
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,7 @@ class Download:
     rev: int
     object_id: str | None
     size: int
+    executable: bool = False  # the revision's: applied to the file written, other mode bits kept
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,10 @@ below it locally, is kept: APPLY_LOCAL (deleted: the folder is re-created remote
 (replaced). (2) The mirror image: a remote folder with unsynced content below it, deleted or
 replaced locally, is kept: APPLY_REMOTE or KEEP_BOTH.
 
-"Changed" compares content (``model.same_content``): kind, and hash for files. A remote file at the
-synced content but a later rev (changed, then changed back) counts as changed when the local side
-deleted it: a delete is sent only against the synced rev. Created on one side means changed from
-nothing; deleted means changed to nothing.
+"Changed" compares content (``model.same_content``): kind, and hash and executable bit for files.
+A remote file at the synced content but a later rev (changed, then changed back) counts as
+changed when the local side deleted it: a delete is sent only against the synced rev. Created on
+one side means changed from nothing; deleted means changed to nothing.
 
 KEEP_BOTH: the server's version stays at the path; the local one is moved to
 ``name (conflicted copy from DEVICE YYYY-MM-DD).ext`` and uploaded as new.
@@ -76,13 +76,13 @@ def decide(
 
 
 def _rev_moved(synced: Item | None, remote: Item | None) -> bool:
-    """The remote file holds the synced bytes under another rev (changed, then changed back)."""
+    """The remote file holds the synced content under another rev (changed, then changed back)."""
     return (
         synced is not None
         and remote is not None
         and synced.is_file
         and remote.is_file
-        and synced.content_hash == remote.content_hash
+        and same_content(synced, remote)
         and synced.rev != remote.rev
     )
 

@@ -9,10 +9,12 @@ same value in all three; each tree fills the fields it knows:
 | path, kind, content_hash, size | yes | yes | yes |
 | rev, object_id | yes | no (None) | yes: the server's, when they agreed |
 | inode | no (None) | yes | yes: the local file's, when they agreed |
+| executable | yes | yes | yes |
 
-Two items have the same *content* when their kinds match and, for files, their content hashes do
-(``same_content``): that is what "in sync" means. Revisions, object ids and inodes say which item
-became which (moves), never whether two sides agree.
+Two items have the same *content* when their kinds match and, for files, their content hashes and
+executable bits do (``same_content``): that is what "in sync" means, so a chmod +x alone is a
+change. Revisions, object ids and inodes say which item became which (moves), never whether two
+sides agree.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class Item:
     rev: int | None = None
     object_id: str | None = None
     inode: int | None = None
+    executable: bool = False  # files: the owner-execute bit, part of a revision (other bits stay local)
 
     @property
     def is_file(self) -> bool:
@@ -52,4 +55,6 @@ def same_content(a: Item | None, b: Item | None) -> bool:
     """Both absent, or the same kind holding the same bytes."""
     if a is None or b is None:
         return a is None and b is None
-    return a.kind == b.kind and (a.kind == FOLDER or a.content_hash == b.content_hash)
+    if a.kind != b.kind:
+        return False
+    return a.kind == FOLDER or (a.content_hash == b.content_hash and a.executable == b.executable)

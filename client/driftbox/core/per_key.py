@@ -88,11 +88,15 @@ def _apply_remote(state: PlanState, path_key: str) -> None:
     path = local.path if local is not None else state.local_path(path_key, remote.path)
     if remote.is_file:
         assert remote.rev is not None
-        action: Action = Download(path, remote.content_hash, remote.rev, remote.object_id, remote.size)
+        action: Action = Download(
+            path, remote.content_hash, remote.rev, remote.object_id, remote.size, remote.executable
+        )
     else:
         action = CreateLocalFolder(path, remote.rev, remote.object_id)
     state.creates.append((key_depth(path_key), action))
-    state.l.set(path_key, Item(path, remote.kind, remote.content_hash, remote.size))
+    state.l.set(
+        path_key, Item(path, remote.kind, remote.content_hash, remote.size, executable=remote.executable)
+    )
     state.s.set(path_key, replace(remote, path=path, inode=None))
 
 
@@ -109,11 +113,12 @@ def _apply_local(state: PlanState, path_key: str) -> None:
         return
     if local.is_file:
         parent_rev = remote.rev if remote is not None else None
-        action: Action = Upload(local.path, local.content_hash, parent_rev)
+        action: Action = Upload(local.path, local.content_hash, parent_rev, local.executable)
     else:
         action = CreateRemoteFolder(local.path)
     state.creates.append((key_depth(path_key), action))
-    state.r.set(path_key, Item(state.remote_path(path_key, local.path), local.kind, local.content_hash))
+    remote_path = state.remote_path(path_key, local.path)
+    state.r.set(path_key, Item(remote_path, local.kind, local.content_hash, executable=local.executable))
     state.s.set(path_key, replace(local, rev=None))
 
 
