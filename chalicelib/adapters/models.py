@@ -221,7 +221,8 @@ class IdempotencyModel(Model):
 
     key = UnicodeAttribute(hash_key=True)
     request_hash = UnicodeAttribute()
-    response = UnicodeAttribute()
+    response = UnicodeAttribute(null=True)  # the answer's JSON, or:
+    response_object = UnicodeAttribute(null=True)  # the S3 key of a large one (zlib JSON)
     expires_at = TTLAttribute()
 
 
