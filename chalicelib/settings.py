@@ -56,6 +56,7 @@ class Settings:
     max_body_bytes: int
     longpoll_max_s: int
     longpoll_max_waiters: int
+    longpoll_max_waiters_per_user: int
 
     @classmethod
     def from_env(cls, env: dict[str, str] | os._Environ[str] = os.environ) -> Settings:
@@ -97,6 +98,8 @@ class Settings:
             longpoll_max_s=min(number("LONGPOLL_MAX_S", 25), 28),
             # Each waiting long-poll holds a Lambda: leave most of the account's 1,000 for the rest.
             longpoll_max_waiters=number("LONGPOLL_MAX_WAITERS", 400),
+            # A user's share of them: a device or two per namespace, never everyone's seats.
+            longpoll_max_waiters_per_user=number("LONGPOLL_MAX_WAITERS_PER_USER", 10),
             **tables,
         )
 
