@@ -54,6 +54,7 @@ class Settings:
     login_window_s: int
     default_quota_bytes: int
     max_body_bytes: int
+    max_offered_bytes: int
     longpoll_max_s: int
     longpoll_max_waiters: int
     longpoll_max_waiters_per_user: int
@@ -95,6 +96,8 @@ class Settings:
             login_window_s=number("LOGIN_WINDOW_S", 900),
             default_quota_bytes=number("DEFAULT_QUOTA_BYTES", 2 * 1024**4),
             max_body_bytes=number("MAX_BODY_BYTES", 6 * 1024 * 1024),
+            # Per namespace, on live presigned PUTs not yet committed: two full upload requests.
+            max_offered_bytes=number("MAX_OFFERED_BYTES", 8 * 1024**3),
             longpoll_max_s=min(number("LONGPOLL_MAX_S", 25), 28),
             # Each waiting long-poll holds a Lambda: leave most of the account's 1,000 for the rest.
             longpoll_max_waiters=number("LONGPOLL_MAX_WAITERS", 400),

@@ -36,6 +36,10 @@ def answer_object(idempotency_row: str, nonce: str) -> str:
     return f"{ANSWER_PREFIX}{digest}/{nonce}.json.z"
 
 
+def offered_bytes(namespace_id: str, window: int) -> str:
+    return f"offered#{namespace_id}#{window}"
+
+
 def login_throttle(email_key: str) -> str:
     return f"login#{email_key}"
 
