@@ -8,11 +8,13 @@ them in S3 worth a request. A chunk never offered cannot have been stored throug
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from pynamodb.exceptions import DeleteError
+from botocore.exceptions import BotoCoreError
+from pynamodb.exceptions import DeleteError, PynamoDBException
 
 from chalicelib.adapters import offered
 from chalicelib.adapters.models import ChunkModel, OfferModel
@@ -20,6 +22,7 @@ from chalicelib.settings import SETTINGS
 
 _BATCH_GET = 100  # the most keys BatchGetItem takes
 _POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="offers")
+_log = logging.getLogger("driftbox")
 
 
 def granted_chunks(namespace_id: str, chunk_hashes: Iterable[str]) -> dict[str, int]:
@@ -34,13 +37,21 @@ def granted_chunks(namespace_id: str, chunk_hashes: Iterable[str]) -> dict[str, 
 
 
 def grant_chunks(namespace_id: str, sizes: dict[str, int]) -> None:
-    """Grant these chunks to the namespace; they are offered no longer (offered.py counts them out)."""
-    if not sizes:
-        return
     with ChunkModel.batch_write() as batch:
         for chunk_hash, size in sizes.items():
             batch.save(ChunkModel(namespace_id, chunk_hash, size=size))
-    _settle(_offers(namespace_id, sizes))
+
+
+def settle_offers(namespace_id: str, chunk_hashes: Iterable[str]) -> None:
+    """A commit naming these chunks landed: their offers are done, and count out of offered.py's bound.
+
+    Only a commit settles an offer: a grant alone (a chunk found stored) is not in the quota yet.
+    Best effort: an offer left unsettled only counts until its URL's window ends.
+    """
+    try:
+        _settle(_offers(namespace_id, chunk_hashes))
+    except (PynamoDBException, BotoCoreError) as exc:
+        _log.warning("offers not settled", extra={"namespace_id": namespace_id, "error": repr(exc)})
 
 
 def _offers(namespace_id: str, chunk_hashes: Iterable[str]) -> list[OfferModel]:
@@ -53,7 +64,7 @@ def _offers(namespace_id: str, chunk_hashes: Iterable[str]) -> list[OfferModel]:
 
 
 def _settle(rows: list[OfferModel]) -> None:
-    """Delete the offers of granted chunks and count their bytes out, each once however many grant it."""
+    """Delete these offers and count their bytes out, each once however many commits settle it."""
 
     def delete(row: OfferModel) -> bool:
         try:
@@ -61,7 +72,7 @@ def _settle(rows: list[OfferModel]) -> None:
         except DeleteError as exc:
             if exc.cause_response_code != "ConditionalCheckFailedException":
                 raise
-            return False  # another grant settled it, or a newer offer counts it in another window
+            return False  # another commit settled it, or a newer offer counts it in another window
         return True
 
     counted = [row for row in rows if row.window is not None and row.size is not None]

@@ -121,6 +121,21 @@ def apply_ops(
         return response
 
 
+def _land(
+    principal: Principal,
+    namespace_id: str,
+    ops: list[Op],
+    *,
+    answer_key: str | None = None,
+    answer_hash: str = "",
+) -> dict[str, Any]:
+    verify_chunks(namespace_id, ops)
+    response = apply_ops(principal, namespace_id, ops, answer_key=answer_key, answer_hash=answer_hash)
+    # Now in the namespace's usage: no longer counted against what it may be offered (chunks/service).
+    grants.settle_offers(namespace_id, sized_chunks(op.content for op in ops if isinstance(op, PutOp)))
+    return response
+
+
 def commit(
     principal: Principal, namespace_id: str, ops: list[Op], idempotency_key: str | None, payload_hash: str
 ) -> dict[str, Any]:
@@ -133,15 +148,13 @@ def commit(
     """
     require_role(principal, namespace_id, write=True)
     if idempotency_key is None:
-        verify_chunks(namespace_id, ops)
-        return apply_ops(principal, namespace_id, ops)
+        return _land(principal, namespace_id, ops)
     answer_key = keys.idempotency(principal.user_id, idempotency_key)
     stored = answers.find(answer_key)
     if stored is not None:
         return _replay(stored, payload_hash)
     try:
-        verify_chunks(namespace_id, ops)
-        return apply_ops(principal, namespace_id, ops, answer_key=answer_key, answer_hash=payload_hash)
+        return _land(principal, namespace_id, ops, answer_key=answer_key, answer_hash=payload_hash)
     except ServiceError:
         stored = answers.find(answer_key)
         if stored is None:

@@ -87,3 +87,20 @@ def test_offers_stop_counting_once_their_urls_are_dead(alice: Api) -> None:
     assert not offered.reserve(alice.namespace_id, 1, window + 1, window_s, LIMIT).admitted
     # Two windows on, every URL of that window has expired.
     assert offered.reserve(alice.namespace_id, LIMIT, window + 2, window_s, LIMIT).admitted
+
+
+def test_chunks_granted_without_a_commit_still_count(alice: Api, bound: None) -> None:
+    sent = _chunks(3)
+    status, body = _ask(alice, sent)
+    assert status == 200, body
+    for grant in body["uploads"]:
+        response = requests.put(grant["url"], data=sent[grant["hash"]], headers=grant["headers"], timeout=30)
+        assert response.status_code == 200, response.text
+    # Asked again, the stored chunks are granted (present), but nothing committed them: no room yet.
+    status, body = _ask(alice, sent)
+    assert (status, sorted(body["present"])) == (200, sorted(sent))
+    assert _ask(alice, _chunks(1))[0] == 429
+    # Nor does a commit that is refused.
+    ops = [one_chunk_put_op(f"/f{i}.bin", h, CHUNK_BYTES) for i, h in enumerate(sent)]
+    assert commit(alice, *ops, {"op": "delete", "path": "/nothing-here", "parent_rev": 1})[0] == 409
+    assert _ask(alice, _chunks(1))[0] == 429
