@@ -10,17 +10,21 @@ answer; an S3 copy of a commit that lost is deleted, and S3 expires the rest (in
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 import zlib
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from chalicelib.adapters import blobs, keys
 from chalicelib.adapters.models import IdempotencyModel
 
 TTL_S = 24 * 3600
 _MAX_INLINE_BYTES = 300_000  # with the journal record's 300 KB, a transaction stays far below 4 MB
+_log = logging.getLogger("driftbox")
 
 
 @dataclass(frozen=True)
@@ -42,9 +46,15 @@ def prepare(key: str, request_hash: str, response: dict[str, Any]) -> Idempotenc
 
 
 def discard(row: IdempotencyModel) -> None:
-    """Delete the S3 copy of an answer whose commit did not land (it would never be read)."""
+    """Delete the S3 copy of an answer whose commit did not land (it would never be read).
+
+    Best effort: a copy left behind is only storage, expired by the bucket's lifecycle rule.
+    """
     if row.response_object:
-        blobs.delete(row.response_object)
+        try:
+            blobs.delete(row.response_object)
+        except (BotoCoreError, ClientError) as exc:
+            _log.warning("answer copy not deleted", extra={"key": row.response_object, "error": repr(exc)})
 
 
 def find(key: str) -> Answer | None:

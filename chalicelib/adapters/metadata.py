@@ -124,7 +124,7 @@ def _refusal(exc: TransactWriteError, answer: IdempotencyModel | None) -> Except
     if refused and refused <= _RACES:
         return HeadMoved()
     if exc.cause_response_code == "ValidationException" or "ValidationError" in refused:
-        return TooLarge(f"the commit is too large to store: {exc.cause_response_message}")
+        return TooLarge("the commit is too large to store; split it into smaller commits")
     if refused & {"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}:
         return Busy("the namespace is too busy; retry the commit", retry_after_s=1)
     return exc
