@@ -7,7 +7,9 @@ import json
 import pytest
 from chalice.test import Client
 
+from infra.local.websocket_gateway import Gateway
 from tests.functional.conftest import Api, new_email
+from tests.functional.ws import WAIT_S, bearer, open_socket
 
 # (path, needs a token)
 _JSON_ROUTES = [
@@ -63,3 +65,16 @@ def test_a_commit_with_a_deep_value_commits_nothing(alice: Api) -> None:
     status, body = alice.get(f"/v1/objects?namespace_id={alice.namespace_id}")
     assert status == 200
     assert body["entries"] == []
+
+
+@pytest.mark.parametrize(
+    "message", ["[" * 10_000, "[" * 10_000 + "]" * 10_000, '{"type": "ping", "type": 1}']
+)
+def test_a_pathological_websocket_message_is_answered_with_an_error(
+    gateway: Gateway, alice: Api, message: str
+) -> None:
+    with open_socket(gateway, bearer(alice)) as ws:
+        ws.send(message)
+        assert json.loads(ws.recv(timeout=WAIT_S))["type"] == "error"
+        ws.send(json.dumps({"type": "ping"}))  # and the socket still serves
+        assert json.loads(ws.recv(timeout=WAIT_S)) == {"type": "pong"}
