@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -12,6 +11,7 @@ from typing import Any, TypeVar
 from chalice.app import Blueprint, Request, Response
 from pydantic import BaseModel, ValidationError
 
+from chalicelib.domain import strict_json
 from chalicelib.errors import InvalidRequest, ServiceError, TooLarge
 from chalicelib.settings import SETTINGS
 
@@ -49,9 +49,9 @@ def raw_json(request: Request) -> Any:
     if len(raw) > SETTINGS.max_body_bytes:
         raise TooLarge(f"request body is larger than {SETTINGS.max_body_bytes} bytes")
     try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InvalidRequest("request body is not valid JSON") from exc
+        return strict_json.loads(raw)
+    except strict_json.JsonRefused as exc:
+        raise InvalidRequest(f"request body: {exc}") from exc
 
 
 def body(request: Request, model: type[M]) -> M:

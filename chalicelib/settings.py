@@ -55,8 +55,10 @@ class Settings:
     login_max_delay_s: int
     default_quota_bytes: int
     max_body_bytes: int
+    max_offered_bytes: int
     longpoll_max_s: int
     longpoll_max_waiters: int
+    longpoll_max_waiters_per_user: int
 
     @classmethod
     def from_env(cls, env: dict[str, str] | os._Environ[str] = os.environ) -> Settings:
@@ -98,9 +100,13 @@ class Settings:
             login_max_delay_s=number("LOGIN_MAX_DELAY_S", 900),
             default_quota_bytes=number("DEFAULT_QUOTA_BYTES", 2 * 1024**4),
             max_body_bytes=number("MAX_BODY_BYTES", 6 * 1024 * 1024),
+            # Per namespace, on live presigned PUTs not yet committed: two full upload requests.
+            max_offered_bytes=number("MAX_OFFERED_BYTES", 8 * 1024**3),
             longpoll_max_s=min(number("LONGPOLL_MAX_S", 25), 28),
             # Each waiting long-poll holds a Lambda: leave most of the account's 1,000 for the rest.
             longpoll_max_waiters=number("LONGPOLL_MAX_WAITERS", 400),
+            # A user's share of them: a device or two per namespace, never everyone's seats.
+            longpoll_max_waiters_per_user=number("LONGPOLL_MAX_WAITERS_PER_USER", 10),
             **tables,
         )
 

@@ -201,6 +201,10 @@ def put_bytes(key: str, body: bytes) -> None:
     _client().put_object(Bucket=SETTINGS.chunk_bucket, Key=key, Body=body)
 
 
+def delete(key: str) -> None:
+    _client().delete_object(Bucket=SETTINGS.chunk_bucket, Key=key)
+
+
 def get_bytes(key: str) -> bytes:
     body: bytes = _client().get_object(Bucket=SETTINGS.chunk_bucket, Key=key)["Body"].read()
     return body

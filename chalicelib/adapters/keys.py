@@ -27,6 +27,19 @@ def idempotency(user_id: str, idempotency_key: str) -> str:
     return f"{user_id}#{idempotency_key}"
 
 
+ANSWER_PREFIX = "answers/"  # S3 expires these (infra/template.yaml): their items live a day
+
+
+def answer_object(idempotency_row: str, nonce: str) -> str:
+    # The client's key may hold any printable character: name the object by its hash.
+    digest = hashlib.sha256(idempotency_row.encode("utf-8")).hexdigest()
+    return f"{ANSWER_PREFIX}{digest}/{nonce}.json.z"
+
+
+def offered_bytes(namespace_id: str, window: int) -> str:
+    return f"offered#{namespace_id}#{window}"
+
+
 def login_throttle(email_key: str) -> str:
     """The failed logins of an email from every source not known to it."""
     return f"login#{email_key}"

@@ -13,14 +13,12 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import timedelta
 
 from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from chalicelib.adapters import blobs, codec, keys
+from chalicelib.adapters import answers, blobs, codec, keys
 from chalicelib.adapters.models import (
     IdempotencyModel,
     JournalModel,
@@ -31,32 +29,23 @@ from chalicelib.adapters.models import (
 )
 from chalicelib.domain import paths, projection
 from chalicelib.domain.model import Entry, Node
-from chalicelib.errors import NotFound
+from chalicelib.errors import Busy, NotFound, TooLarge
 
 _POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="ddb")
 # Bodies above this go to S3: an item holds 400 KB, and a transaction 4 MB.
 _MAX_INLINE_BODY = 300_000
-_IDEMPOTENCY_TTL_S = 24 * 3600
 
 
 class HeadMoved(Exception):
-    """Another commit landed first: plan again on the new head."""
+    """Another commit landed first (or holds an item of ours right now): plan again on the new head."""
 
 
 class AlreadyAnswered(Exception):
     """This Idempotency-Key already has an answer."""
 
-    def __init__(self, request_hash: str, response: str) -> None:
+    def __init__(self, answer: answers.Answer) -> None:
         super().__init__("already answered")
-        self.request_hash = request_hash
-        self.response = response
-
-
-@dataclass(frozen=True)
-class IdempotentAnswer:
-    key: str
-    request_hash: str
-    response: str
+        self.answer = answer
 
 
 def _conditional_failed(exc: Exception) -> bool:
@@ -82,10 +71,18 @@ def head_seq(namespace_id: str) -> int:
 
 
 # -- commit ------------------------------------------------------------------------------------
+# Why a commit's transaction was cancelled, item by item: only a lost race is worth planning again.
+_RACES = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
+
+
 def write_commit(
-    namespace: NamespaceModel, entries: list[Entry], usage_delta: int, answer: IdempotentAnswer | None
+    namespace: NamespaceModel, entries: list[Entry], usage_delta: int, answer: IdempotencyModel | None
 ) -> None:
-    """Land a commit's journal record and move the head, atomically; or raise HeadMoved."""
+    """Land a commit's journal record and move the head, atomically; or raise why it did not.
+
+    HeadMoved: another commit won (plan again). AlreadyAnswered: the answer's key has one. TooLarge
+    or Busy: DynamoDB refused the write for its size or its rate (planning again would not help).
+    """
     head = int(namespace.head_seq)
     namespace_id = namespace.namespace_id
     record = JournalModel(namespace_id, entries[-1].seq if entries else head, first_seq=head + 1)
@@ -109,34 +106,28 @@ def write_commit(
             if entries:
                 tx.save(record, condition=JournalModel.last_seq.does_not_exist())
             if answer is not None:
-                tx.save(
-                    IdempotencyModel(
-                        answer.key,
-                        request_hash=answer.request_hash,
-                        response=answer.response,
-                        expires_at=timedelta(seconds=_IDEMPOTENCY_TTL_S),
-                    ),
-                    condition=IdempotencyModel.key.does_not_exist(),
-                )
+                tx.save(answer, condition=IdempotencyModel.key.does_not_exist())
     except TransactWriteError as exc:
-        reasons = exc.cancellation_reasons or []
-        if (
-            answer is not None
-            and len(reasons) >= 2
-            and reasons[-1] is not None
-            and (reasons[-1].code == "ConditionalCheckFailed")
-        ):
-            stored = find_answer(answer.key)
-            if stored is not None:
-                raise AlreadyAnswered(stored.request_hash, stored.response) from exc
-        raise HeadMoved() from exc
+        if answer is not None:
+            answers.discard(answer)
+        raise _refusal(exc, answer) from exc
 
 
-def find_answer(key: str) -> IdempotencyModel | None:
-    try:
-        return IdempotencyModel.get(key, consistent_read=True)
-    except IdempotencyModel.DoesNotExist:
-        return None
+def _refusal(exc: TransactWriteError, answer: IdempotencyModel | None) -> Exception:
+    """What a cancelled commit transaction means, from the reason DynamoDB gives per item."""
+    codes = [r.code if r is not None else None for r in exc.cancellation_reasons or []]
+    if answer is not None and codes and codes[-1] == "ConditionalCheckFailed":
+        stored = answers.find(answer.key)
+        if stored is not None:
+            return AlreadyAnswered(stored)
+    refused = {code for code in codes if code not in (None, "None")}
+    if refused and refused <= _RACES:
+        return HeadMoved()
+    if exc.cause_response_code == "ValidationException" or "ValidationError" in refused:
+        return TooLarge("the commit is too large to store; split it into smaller commits")
+    if refused & {"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}:
+        return Busy("the namespace is too busy; retry the commit", retry_after_s=1)
+    return exc
 
 
 # -- projection ----------------------------------------------------------------------------------

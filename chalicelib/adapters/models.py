@@ -225,6 +225,19 @@ class OfferModel(Model):
     namespace_id = UnicodeAttribute(hash_key=True)
     chunk_hash = UnicodeAttribute(range_key=True)
     expires_at = TTLAttribute()
+    size = NumberAttribute(null=True)
+    window = NumberAttribute(null=True)  # the OfferedBytesModel window its size is counted in
+
+
+class OfferedBytesModel(Model):
+    """In the throttle table: bytes offered to a namespace and not granted since, per URL lifetime."""
+
+    class Meta(_Meta):
+        table_name = SETTINGS.throttle_table
+
+    key = UnicodeAttribute(hash_key=True)
+    offered_bytes = NumberAttribute(default=0)
+    expires_at = TTLAttribute()
 
 
 class IdempotencyModel(Model):
@@ -235,7 +248,8 @@ class IdempotencyModel(Model):
 
     key = UnicodeAttribute(hash_key=True)
     request_hash = UnicodeAttribute()
-    response = UnicodeAttribute()
+    response = UnicodeAttribute(null=True)  # the answer's JSON, or:
+    response_object = UnicodeAttribute(null=True)  # the S3 key of a large one (zlib JSON)
     expires_at = TTLAttribute()
 
 
@@ -278,6 +292,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     JournalModel,
     ChunkModel,
     OfferModel,
+    OfferedBytesModel,
     IdempotencyModel,
     ConnectionModel,
 )

@@ -6,19 +6,22 @@ found stored under the namespace's own key): knowing a hash never gives anyone t
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from chalicelib.accounts.auth import Principal, require_role
-from chalicelib.adapters import blobs, grants
+from chalicelib.adapters import blobs, grants, offered
 from chalicelib.adapters import metadata as store
 from chalicelib.domain.content import CHUNK_SIZE, check_hash
-from chalicelib.errors import InvalidRequest, NotFound
+from chalicelib.errors import InvalidRequest, NotFound, RateLimited, TooLarge
 from chalicelib.settings import SETTINGS
 
 MAX_CHUNKS_PER_REQUEST = 1000
 # How long an offer outlives its URL: a client that dies after its PUTs and comes back within a
 # week is not asked to send those chunks again (after that it is, once; nothing is lost).
 OFFER_MARGIN_S = 7 * 24 * 3600
+# Commits free the bound as they land, so it is worth asking again soon (URLs expiring free it too).
+OFFER_RETRY_AFTER_S = 5
 
 
 def _check_count(count: int) -> None:
@@ -44,19 +47,45 @@ def upload(principal: Principal, namespace_id: str, chunks: list[tuple[str, int]
     # A chunk PUT whose client died before committing is stored already (S3 checked its bytes
     # against the signed checksum): grant it now rather than have it sent again. Only a chunk
     # offered a URL before can be stored, so a new one costs no look in S3.
-    offered = grants.offered_chunks(namespace_id, (h for h in sizes if h not in granted))
-    stored = blobs.stored_sizes(namespace_id, sorted(offered))
+    offered_in = grants.offered_chunks(namespace_id, (h for h in sizes if h not in granted))
+    stored = blobs.stored_sizes(namespace_id, sorted(offered_in))
     found = {h: size for h, size in stored.items() if size == sizes[h]}
     if found:
         grants.grant_chunks(namespace_id, found)
         granted.update(found)
     to_send = {h: size for h, size in sizes.items() if h not in granted}
+    window = _reserve(namespace_id, to_send, offered_in)
     # Recorded before any URL leaves, so a chunk stored through one is looked for at the next ask.
-    grants.offer_chunks(namespace_id, to_send, keep_s=SETTINGS.presign_ttl_s + OFFER_MARGIN_S)
+    grants.offer_chunks(namespace_id, to_send, window, keep_s=SETTINGS.presign_ttl_s + OFFER_MARGIN_S)
     return {
         "present": [h for h in sizes if h in granted],
         "uploads": [blobs.presign_put(namespace_id, h, s) for h, s in to_send.items()],
     }
+
+
+def _reserve(namespace_id: str, to_send: dict[str, int], offered_in: dict[str, int | None]) -> int:
+    """Count the bytes about to be offered against the namespace's bound; the window they count in.
+
+    Bytes offered and not granted since (by a commit naming the chunks, or found stored) are what
+    a namespace could store outside its quota: at most ``MAX_OFFERED_BYTES`` of them may be on
+    live URLs at once. A chunk offered in this window already (a retried request) is counted once.
+    """
+    window = offered.window_of(time.time(), SETTINGS.presign_ttl_s)
+    new_bytes = sum(size for h, size in to_send.items() if offered_in.get(h) != window)
+    limit = SETTINGS.max_offered_bytes
+    if new_bytes > limit:
+        raise TooLarge(f"ask for at most {limit} bytes of chunks at once", limit_bytes=limit)
+    if new_bytes:
+        seat = offered.reserve(namespace_id, new_bytes, window, SETTINGS.presign_ttl_s, limit)
+        if not seat.admitted:
+            raise RateLimited(
+                "this namespace has too many bytes of uploads offered and not committed: commit the"
+                " files already sent, then ask again",
+                offered_bytes=seat.offered_bytes,
+                limit_bytes=limit,
+                retry_after_s=OFFER_RETRY_AFTER_S,
+            )
+    return window
 
 
 def download(principal: Principal, namespace_id: str, hashes: list[str]) -> dict[str, Any]:

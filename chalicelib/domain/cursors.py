@@ -12,6 +12,7 @@ import binascii
 import json
 from dataclasses import dataclass
 
+from chalicelib.domain import strict_json
 from chalicelib.errors import InvalidRequest
 
 
@@ -33,10 +34,9 @@ class Cursor:
 def decode(text: str) -> Cursor:
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        body = json.loads(raw.decode("utf-8"))
+        body = strict_json.loads(raw)
         cursor = Cursor(body["n"], body["e"], body["s"], body.get("k"))
-    # RecursionError: json gives up on deeply nested arrays, which a client can send as a cursor.
-    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError) as exc:
+    except (binascii.Error, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise InvalidRequest("cursor is not one this server issued", field="cursor") from exc
     fields_ok = (
         isinstance(cursor.namespace_id, str)

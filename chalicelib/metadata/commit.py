@@ -13,13 +13,13 @@ import time
 from typing import Any
 
 from chalicelib.accounts.auth import Principal, require_role
-from chalicelib.adapters import blobs, grants, keys
+from chalicelib.adapters import answers, blobs, grants, keys
 from chalicelib.adapters import metadata as store
 from chalicelib.domain import ids
 from chalicelib.domain.commit import plan_commit
 from chalicelib.domain.content import sized_chunks
 from chalicelib.domain.model import MoveOp, Op, PutOp
-from chalicelib.errors import Busy, Conflict, InvalidRequest, MissingChunks, QuotaExceeded
+from chalicelib.errors import Busy, Conflict, InvalidRequest, MissingChunks, QuotaExceeded, ServiceError
 from chalicelib.notify import outbox
 
 _RETRY_BUDGET_S = 20.0  # API Gateway gives up at 29 s
@@ -38,13 +38,12 @@ def request_hash(namespace_id: str, payload: Any) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _replay(stored_hash: str, response: str, expected_hash: str) -> dict[str, Any]:
-    if stored_hash != expected_hash:
+def _replay(stored: answers.Answer, expected_hash: str) -> dict[str, Any]:
+    if stored.request_hash != expected_hash:
         raise Conflict(
             "this Idempotency-Key was already used for a different request", reason="idempotency_key_reused"
         )
-    answer: dict[str, Any] = json.loads(response)
-    return answer
+    return stored.response
 
 
 def verify_chunks(namespace_id: str, ops: list[Op]) -> None:
@@ -103,13 +102,11 @@ def apply_ops(
                 usage_bytes=int(namespace.usage_bytes),
             )
         response = {"results": plan.results, "head_seq": head + len(plan.entries)}
-        answer = None
-        if answer_key is not None:
-            answer = store.IdempotentAnswer(answer_key, answer_hash, json.dumps(response))
+        answer = None if answer_key is None else answers.prepare(answer_key, answer_hash, response)
         try:
             store.write_commit(namespace, plan.entries, plan.usage_delta_bytes, answer)
         except store.AlreadyAnswered as done:
-            return _replay(done.request_hash, done.response, answer_hash)
+            return _replay(done.answer, answer_hash)
         except store.HeadMoved:
             if time.monotonic() > deadline:
                 raise Busy("the namespace is too busy; retry the commit") from None
@@ -124,15 +121,42 @@ def apply_ops(
         return response
 
 
+def _land(
+    principal: Principal,
+    namespace_id: str,
+    ops: list[Op],
+    *,
+    answer_key: str | None = None,
+    answer_hash: str = "",
+) -> dict[str, Any]:
+    verify_chunks(namespace_id, ops)
+    response = apply_ops(principal, namespace_id, ops, answer_key=answer_key, answer_hash=answer_hash)
+    # Now in the namespace's usage: no longer counted against what it may be offered (chunks/service).
+    grants.settle_offers(namespace_id, sized_chunks(op.content for op in ops if isinstance(op, PutOp)))
+    return response
+
+
 def commit(
     principal: Principal, namespace_id: str, ops: list[Op], idempotency_key: str | None, payload_hash: str
 ) -> dict[str, Any]:
+    """Land ``ops``, or, for an Idempotency-Key already answered, replay that answer.
+
+    Retries of one key may run at once: each plans and tries to land, and only one transaction can
+    save the key's answer. Every other one replays it, including one whose own plan failed because
+    the first landed meanwhile (its put is no longer new): whatever a retry would have raised, the
+    key's answer is looked for first.
+    """
     require_role(principal, namespace_id, write=True)
-    answer_key = None
-    if idempotency_key is not None:
-        answer_key = keys.idempotency(principal.user_id, idempotency_key)
-        stored = store.find_answer(answer_key)
-        if stored is not None:
-            return _replay(stored.request_hash, stored.response, payload_hash)
-    verify_chunks(namespace_id, ops)
-    return apply_ops(principal, namespace_id, ops, answer_key=answer_key, answer_hash=payload_hash)
+    if idempotency_key is None:
+        return _land(principal, namespace_id, ops)
+    answer_key = keys.idempotency(principal.user_id, idempotency_key)
+    stored = answers.find(answer_key)
+    if stored is not None:
+        return _replay(stored, payload_hash)
+    try:
+        return _land(principal, namespace_id, ops, answer_key=answer_key, answer_hash=payload_hash)
+    except ServiceError:
+        stored = answers.find(answer_key)
+        if stored is None:
+            raise
+        return _replay(stored, payload_hash)

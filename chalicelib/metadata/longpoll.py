@@ -3,8 +3,10 @@
 The wait re-reads the namespace's head every 50 ms (one consistent read of one small item), so
 it answers within about 50 ms of a commit. It never waits past ``LONGPOLL_MAX_S`` (25 s; API
 Gateway ends every request at 29 s). Each waiting long-poll holds a Lambda, so when more than
-``LONGPOLL_MAX_WAITERS`` wait at once, across all Lambdas, a new one is answered at once with
-``backoff``: the seconds the client should wait before polling again, growing with the excess.
+``LONGPOLL_MAX_WAITERS`` wait at once, across all Lambdas, or more than
+``LONGPOLL_MAX_WAITERS_PER_USER`` of one user's (so that no one user can take every seat), a new
+one is answered at once with ``backoff``: the seconds the client should wait before polling
+again, growing with the excess.
 """
 
 from __future__ import annotations
@@ -53,15 +55,20 @@ def longpoll(principal: Principal, namespace_id: str, cursor_text: str, timeout_
         return {"changes": True}
     now_s = time.time()
     try:
-        key, waiting = waiters.enter(now_s)
+        seat = waiters.enter(now_s, principal.user_id)
     except (BotoCoreError, PynamoDBException) as exc:  # no gauge: serve the wait rather than refuse it
         logger.warning("long-poll gauge unavailable", extra={"error": repr(exc)})
         return {"changes": _wait(namespace_id, cursor.seq, min(timeout_s, SETTINGS.longpoll_max_s))}
     try:
-        backoff = backoff_s(waiting, SETTINGS.longpoll_max_waiters)
+        backoff = backoff_s(seat.waiting, SETTINGS.longpoll_max_waiters) or backoff_s(
+            seat.user_waiting, SETTINGS.longpoll_max_waiters_per_user
+        )
         if backoff is not None:
-            logger.info("long-poll shed", extra={"waiting": waiting, "backoff_s": backoff})
+            logger.info(
+                "long-poll shed",
+                extra={"waiting": seat.waiting, "user_waiting": seat.user_waiting, "backoff_s": backoff},
+            )
             return {"changes": False, "backoff": backoff}
         return {"changes": _wait(namespace_id, cursor.seq, min(timeout_s, SETTINGS.longpoll_max_s))}
     finally:
-        waiters.leave(key, time.time())
+        waiters.leave(seat, time.time())

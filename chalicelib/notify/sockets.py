@@ -15,6 +15,7 @@ from typing import Any
 from chalicelib.accounts import auth
 from chalicelib.adapters import connections as store
 from chalicelib.adapters.models import ConnectionModel
+from chalicelib.domain import strict_json
 from chalicelib.errors import Unauthorized
 from chalicelib.notify import gateway
 
@@ -63,7 +64,7 @@ def message(event: dict[str, Any]) -> dict[str, Any]:
     """Answer ``{"type": "ping"}`` with ``{"type": "pong"}``; anything else gets an error message."""
     context = event["requestContext"]
     try:
-        kind = json.loads(event.get("body") or "").get("type")
+        kind = strict_json.loads(event.get("body") or "").get("type")
     except (ValueError, AttributeError):
         kind = None
     reply = {"type": "pong"} if kind == "ping" else {"type": "error", "message": 'send {"type": "ping"}'}

@@ -98,15 +98,42 @@ def test_over_the_budget_a_long_poll_is_told_to_back_off_and_counts_nothing(
 
 def test_the_gauge_sums_this_minute_and_the_last_across_shards() -> None:
     now = (time.time() // waiters.WINDOW_S + 1000) * waiters.WINDOW_S  # a quiet minute of our own
-    held = [waiters.enter(now - waiters.WINDOW_S + 1)[0] for _ in range(3)]  # started last minute
-    key, count = waiters.enter(now + 1)
-    assert count == 4
-    waiters.leave(key, now + 2)
+    held = [waiters.enter(now - waiters.WINDOW_S + 1, f"u_{i}") for i in range(3)]  # started last minute
+    seat = waiters.enter(now + 1, "u_0")
+    assert (seat.waiting, seat.user_waiting) == (4, 2)
+    waiters.leave(seat, now + 2)
     for old in held:
         waiters.leave(old, now + 2)
-    assert waiters.enter(now + 3)[1] == 1
+    assert waiters.enter(now + 3, "u_0").waiting == 1
     # Two minutes on, last minute's rows no longer count, even one a crashed Lambda left high.
-    assert waiters.enter(now + 2 * waiters.WINDOW_S + 1)[1] == 1
+    assert waiters.enter(now + 2 * waiters.WINDOW_S + 1, "u_0").waiting == 1
+
+
+def test_one_user_gets_a_bounded_share_of_the_seats_and_others_still_wait(
+    alice: Api, bob: Api, pool: ThreadPoolExecutor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    share = 2
+    monkeypatch.setattr(
+        longpoll, "SETTINGS", dataclasses.replace(SETTINGS, longpoll_max_waiters_per_user=share)
+    )
+    _, cursor = journal(alice)
+    _, bob_cursor = journal(bob)
+    before = waiting_now()
+    held = [start_waiting(pool, alice, cursor, timeout_s=WAIT_S) for _ in range(share)]
+    wait_until(lambda: waiting_now() == before + share, "alice's long-polls to count themselves in")
+
+    principal = auth.authenticate(f"Bearer {alice.token}")
+    shed = longpoll.longpoll(principal, alice.namespace_id, cursor, WAIT_S)
+    assert shed == {"changes": False, "backoff": longpoll.BACKOFF_STEP_S}
+    assert waiting_now() == before + share  # the refused one took itself off again
+
+    # The global budget is far off: another user still waits, and is woken by his own commit.
+    bob_waits = start_waiting(pool, bob, bob_cursor, timeout_s=WAIT_S)
+    wait_until(lambda: waiting_now() == before + share + 1, "bob's long-poll to count itself in")
+    assert commit(bob, {"op": "mkdir", "path": "/bob"})[0] == 200
+    assert bob_waits.result(timeout=WAIT_S) == {"changes": True}
+    assert commit(alice, {"op": "mkdir", "path": "/wake"})[0] == 200
+    assert [f.result(timeout=WAIT_S) for f in held] == [{"changes": True}] * share
 
 
 def test_long_polls_from_many_threads_leave_the_gauge_where_it_was(alice: Api) -> None:

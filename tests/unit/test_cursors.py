@@ -137,7 +137,7 @@ def test_decode_of_any_json_is_a_valid_cursor_or_invalid_request(body: Any) -> N
 @given(
     st.text(max_size=20),
     st.text(max_size=20),
-    st.integers(min_value=0, max_value=2**63),
+    st.integers(min_value=0, max_value=2**63 - 1),  # every whole number the API takes fits 64 bits
     st.none() | st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40),  # type: ignore[arg-type,operator]
 )
 def test_round_trip_property(namespace_id: str, epoch: str, seq: int, after_key: str | None) -> None:

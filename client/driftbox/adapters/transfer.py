@@ -1,12 +1,13 @@
 """Moving file bytes: chunks up on presigned PUTs, only those the server lacks, and files down into
 place without ever leaving a partial file at the path.
 
-Files go many at a time: one grant request covers the chunks of many files (up to 1,000), their
-transfers share the worker pool, and the next request's grants are fetched while this one's chunks
-go up. Uploads read one chunk per worker at a time (memory is ``workers * 4 MiB`` whatever the
-sizes), check each chunk's hash as read against the list the commit will name (a file edited
-during the upload fails that file, to be sent with its new content next round), and tell the
-caller which chunks are stored, so a killed client never sends them again. Downloads write into
+Files go many at a time: one grant request covers the chunks of many files (up to 1,000 chunks
+and 2 GiB, within the server's bound on uncommitted uploads), their transfers share the worker
+pool, and the next request's grants are fetched while this one's chunks go up. Uploads read one
+chunk per worker at a time (memory is ``workers * 4 MiB`` whatever the sizes), check each chunk's
+hash as read against the list the commit will name (a file edited during the upload fails that
+file, to be sent with its new content next round), and tell the caller which chunks are stored,
+so a killed client never sends them again. Downloads write into
 hidden temporary files beside their targets, check every chunk's hash and each file's content
 hash, give the file the revision's executable bit on the mode the target had (a new one: the
 umask's), fsync, set the revision's mtime where the file system can hold it, and rename over the
@@ -26,12 +27,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from driftbox import errors
 from driftbox.adapters.api import Api
 from driftbox.adapters.fs import fsync_path
 from driftbox.core.model import CHUNK_SIZE
 from driftbox.errors import DriftboxError
 
 GRANTS_PER_REQUEST = 1000  # the server's limit
+# The server bounds the bytes a namespace may have on URLs not yet committed (8 GiB by default,
+# docs/openapi.yaml): a quarter of that per request leaves room for the request asked ahead and
+# for files sent but not yet committed.
+GRANT_BYTES_PER_REQUEST = 2 * 1024**3
 PART_PREFIX = ".driftbox-part-"  # the scanner never reports these
 
 
@@ -81,10 +87,14 @@ def upload_many(
     pool: ThreadPoolExecutor,
     already_stored: set[str] | frozenset[str] = frozenset(),
     on_stored: Callable[[str, int], None] = lambda chunk_hash, size: None,
+    window_bytes: int = GRANT_BYTES_PER_REQUEST,
 ) -> tuple[int, dict[Path, str]]:
     """Send every chunk of these files that the server lacks, many files' chunks at once.
 
     Returns the bytes sent and, per file that could not be sent, why (the others are unaffected).
+    When the server holds as many of the namespace's uncommitted uploads as it allows (after the
+    retries its Retry-After asks for, while this round's commits free room), the files not yet
+    given URLs wait for the next round.
     """
     where: dict[str, tuple[Upload, int]] = {}  # a place to read each chunk from
     sizes: dict[str, int] = {}
@@ -109,20 +119,40 @@ def upload_many(
         return len(data)
 
     sent = 0
-    windows = [
-        wanted[start : start + GRANTS_PER_REQUEST] for start in range(0, len(wanted), GRANTS_PER_REQUEST)
-    ]
+    windows = _windows(wanted, window_bytes)
     # The next window's URLs are asked for while this window's chunks go up: no pause between them.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="grants") as asker:
         asked = [asker.submit(api.upload_grants, namespace_id, windows[0])] if windows else []
         for i in range(len(windows)):
-            grants = asked[i].result()
+            try:
+                grants = asked[i].result()
+            except errors.ServerError as exc:
+                if exc.code != "rate_limited":
+                    raise
+                waiting = {chunk_hash for window in windows[i:] for chunk_hash, _ in window}
+                for file in files:
+                    if file.path not in failed and waiting.intersection(file.chunks):
+                        failed[file.path] = f"not uploaded yet: {exc}; sent next round"
+                break
             if i + 1 < len(windows):
                 asked.append(asker.submit(api.upload_grants, namespace_id, windows[i + 1]))
             for chunk_hash in grants["present"]:
                 on_stored(chunk_hash, 0)
             sent += sum(pool.map(put, grants["uploads"]))
     return sent, failed
+
+
+def _windows(wanted: list[tuple[str, int]], window_bytes: int) -> list[list[tuple[str, int]]]:
+    """``wanted`` in runs of at most GRANTS_PER_REQUEST chunks and ``window_bytes`` bytes (or one chunk)."""
+    windows: list[list[tuple[str, int]]] = []
+    size = 0
+    for chunk in wanted:
+        if not windows or len(windows[-1]) == GRANTS_PER_REQUEST or size + chunk[1] > window_bytes:
+            windows.append([])
+            size = 0
+        windows[-1].append(chunk)
+        size += chunk[1]
+    return windows
 
 
 def download_many(
