@@ -10,7 +10,10 @@ and the other side keeps what it has there. So before the per-key rules (``core.
    moved it elsewhere the server's move wins; if both made the same move, only the synced tree
    follows (``Record``).
 2. **Local moves** (an inode of the synced tree at another key of the local tree) are sent as one
-   ``MoveRemote`` if the server still has that object at the synced key.
+   ``MoveRemote`` if the server still has that object at the synced key. A freed inode goes to the
+   next new file, so it counts only with evidence (``_is_moved``): a file holding the synced
+   bytes, a folder still holding something it held. Then the moves seen by content alone
+   (``identity.content_matches``: a folder copied, then deleted) are sent the same way.
 3. **Case-only renames** (same key, another spelling of the last name) go to the side that did not
    make them; when both did, or with no base, the server's spelling wins.
 
