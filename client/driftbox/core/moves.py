@@ -12,8 +12,9 @@ and the other side keeps what it has there. So before the per-key rules (``core.
 2. **Local moves** (an inode of the synced tree at another key of the local tree) are sent as one
    ``MoveRemote`` if the server still has that object at the synced key. A freed inode goes to the
    next new file, so it counts only with evidence (``_is_moved``): a file holding the synced
-   bytes, a folder still holding something it held. Then the moves seen by content alone
-   (``identity.content_matches``: a folder copied, then deleted) are sent the same way.
+   bytes, a folder still holding something it held. Then the moves seen by content alone (a
+   folder copied, then deleted: ``identity.folder_matches``, then ``file_matches``) are sent the
+   same way.
 3. **Case-only renames** (same key, another spelling of the last name) go to the side that did not
    make them; when both did, or with no base, the server's spelling wins.
 
@@ -34,7 +35,7 @@ from functools import partial
 
 from driftbox.core import paths
 from driftbox.core.actions import CreateLocalFolder, CreateRemoteFolder, MoveLocal, MoveRemote, Record
-from driftbox.core.identity import confirms, content_matches, unmatched_files
+from driftbox.core.identity import confirms, file_matches, folder_matches
 from driftbox.core.model import FOLDER, Item
 from driftbox.core.plan_state import PlanState, nfc_name
 from driftbox.core.working_tree import key_depth, parents_first
@@ -55,8 +56,8 @@ def make_moves(state: PlanState) -> None:
         moved = _make_found(state.s.ids, state.r.ids, partial(_remote_move, state))
         if not _make_found(state.s.inodes, state.l.inodes, partial(_local_move, state)) and not moved:
             break
-    pairs = content_matches(unmatched_files(state.s.items, state.l.items))
-    _make_all(pairs, partial(_local_move_between, state))
+    for matches in (folder_matches, file_matches):  # a folder first: its files move with it
+        _make_all(matches(state.s.items, state.l.items), partial(_local_move_between, state))
 
 
 def make_renames(state: PlanState) -> None:
@@ -151,6 +152,8 @@ def _local_move(state: PlanState, inode: object) -> _Try:
 
 def _local_move_between(state: PlanState, a: str, b: str) -> _Try:
     """The synced item at ``a`` is the local one at ``b``: move it there on the server."""
+    if a not in state.s.items or b not in state.l.items:
+        return _Try.SKIP  # a folder above it moved first
     synced, local, remote = state.s.items[a], state.l.items[b], state.r.get(a)
     if (
         remote is None

@@ -181,21 +181,24 @@ def test_a_folder_moved_by_copy_and_delete_is_sent_as_moves_without_an_upload() 
         **{path.replace("/src/", "/new/parent/dst/"): hash for path, hash in _files(60, "/src").items()},
     }
     assert not sent(world, Upload)
-    assert len(sent(world, MoveRemote)) == 61  # every file kept its object, so its history
-    assert object_id_of(world, "/new/parent/dst/f007") == ids["/src/f007"]
+    assert sent(world, MoveRemote) == [MoveRemote("/src", "/new/parent/dst", None)]  # one move
+    assert object_id_of(world, "/new/parent/dst") == ids["/src"]
+    assert object_id_of(world, "/new/parent/dst/f007") == ids["/src/f007"]  # so its history
     moved = {paths.key(item.path): item for item in world.synced.values()}
     assert all(moved[k].inode == world.disk.entries[k].inode for k in moved)  # the new inodes recorded
 
 
-def test_identical_files_moved_by_copy_pair_by_name_else_go_up_again() -> None:
+def test_a_folder_copied_with_a_change_moves_file_by_file_and_copies_pair_by_name() -> None:
     world = World.start({"/src/a": "h", "/src/b": "h", "/src/p/init": "e", "/src/q/init": "e"})
     ids = {k: item.object_id for k, item in world.server.tree().items()}
     _copy_and_delete(world, "/src", "/dst")
+    put_file(world, "/dst/new", "n")  # not the folder that was synced: its files are matched one by one
 
     end = both_sides(world)
 
     assert end == {
         "/dst": None,
+        "/dst/new": "n",
         "/dst/a": "h",
         "/dst/b": "h",
         "/dst/p": None,
@@ -206,4 +209,4 @@ def test_identical_files_moved_by_copy_pair_by_name_else_go_up_again() -> None:
     assert object_id_of(world, "/dst/a") == ids["/src/a"]  # one of each name: paired by name
     assert object_id_of(world, "/dst/b") == ids["/src/b"]
     # Two "init" with the same bytes cannot be told apart: sent again (their chunks are present).
-    assert sorted(action.path for action in sent(world, Upload)) == ["/dst/p/init", "/dst/q/init"]
+    assert sorted(action.path for action in sent(world, Upload)) == ["/dst/new", "/dst/p/init", "/dst/q/init"]
