@@ -5,10 +5,10 @@ again, and a moved folder's subtree deleted on the other side. Made as a move, i
 and the other side keeps what it has there. So before the per-key rules (``core.per_key``):
 
 1. **Remote moves** (an object id of the synced tree now at another key of the remote tree) are
-   applied locally as one ``MoveLocal`` of the local counterpart (found by inode, else the item
-   still at the synced key: an editor's save changes the inode), subtree and all; if both sides
-   moved it elsewhere the server's move wins; if both made the same move, only the synced tree
-   follows (``Record``).
+   applied locally as one ``MoveLocal`` of the local counterpart (found by inode, confirmed as in
+   step 2, else the item still at the synced key: an editor's save changes the inode), subtree
+   and all; if both sides moved it elsewhere the server's move wins; if both made the same move,
+   only the synced tree follows (``Record``).
 2. **Local moves** (an inode of the synced tree at another key of the local tree) are sent as one
    ``MoveRemote`` if the server still has that object at the synced key. A freed inode goes to the
    next new file, so it counts only with evidence (``_is_moved``): a file holding the synced
