@@ -5,12 +5,16 @@ again, and a moved folder's subtree deleted on the other side. Made as a move, i
 and the other side keeps what it has there. So before the per-key rules (``core.per_key``):
 
 1. **Remote moves** (an object id of the synced tree now at another key of the remote tree) are
-   applied locally as one ``MoveLocal`` of the local counterpart (found by inode, else the item
-   still at the synced key: an editor's save changes the inode), subtree and all; if both sides
-   moved it elsewhere the server's move wins; if both made the same move, only the synced tree
-   follows (``Record``).
+   applied locally as one ``MoveLocal`` of the local counterpart (found by inode, confirmed as in
+   step 2, else the item still at the synced key: an editor's save changes the inode), subtree
+   and all; if both sides moved it elsewhere the server's move wins; if both made the same move,
+   only the synced tree follows (``Record``).
 2. **Local moves** (an inode of the synced tree at another key of the local tree) are sent as one
-   ``MoveRemote`` if the server still has that object at the synced key.
+   ``MoveRemote`` if the server still has that object at the synced key. A freed inode goes to the
+   next new file, so it counts only with evidence (``_is_moved``): a file holding the synced
+   bytes, a folder still holding something it held. Then the moves seen by content alone (a
+   folder copied, then deleted: ``identity.folder_matches``, then ``file_matches``) are sent the
+   same way.
 3. **Case-only renames** (same key, another spelling of the last name) go to the side that did not
    make them; when both did, or with no base, the server's spelling wins.
 
@@ -31,6 +35,7 @@ from functools import partial
 
 from driftbox.core import paths
 from driftbox.core.actions import CreateLocalFolder, CreateRemoteFolder, MoveLocal, MoveRemote, Record
+from driftbox.core.identity import confirms, file_matches, folder_matches
 from driftbox.core.model import FOLDER, Item
 from driftbox.core.plan_state import PlanState, nfc_name
 from driftbox.core.working_tree import key_depth, parents_first
@@ -45,11 +50,14 @@ class _Try(Enum):
 
 
 def make_moves(state: PlanState) -> None:
-    """Steps 1 and 2: the remote moves, then the local ones, again while either pass made one."""
+    """Steps 1 and 2: the remote moves, then the local ones, again while either pass made one;
+    then the local moves seen only by content (a folder copied, then deleted)."""
     for _ in range(MOVE_PASSES):  # a move made on one side can unblock one on the other
         moved = _make_found(state.s.ids, state.r.ids, partial(_remote_move, state))
         if not _make_found(state.s.inodes, state.l.inodes, partial(_local_move, state)) and not moved:
             break
+    for matches in (folder_matches, file_matches):  # a folder first: its files move with it
+        _make_all(matches(state.s.items, state.l.items), partial(_local_move_between, state))
 
 
 def make_renames(state: PlanState) -> None:
@@ -90,7 +98,16 @@ def _make_found(
         a, b = _only(synced_keys), _only(side_index.get(identity, set()))
         if a is not None and b is not None and a != b:
             found.append((key_depth(a), a, identity))
-    pending = [partial(attempt, identity) for _, _, identity in sorted(found, key=lambda t: t[:2])]
+    return _try_all([partial(attempt, identity) for _, _, identity in sorted(found, key=lambda t: t[:2])])
+
+
+def _make_all(pairs: list[tuple[str, str]], attempt: Callable[[str, str], _Try]) -> bool:
+    """Try each move from a synced key to a key of the side, shallowest first, as ``_make_found``."""
+    ordered = sorted(pairs, key=lambda pair: parents_first(pair[0]))
+    return _try_all([partial(attempt, a, b) for a, b in ordered])
+
+
+def _try_all(pending: list[Callable[[], _Try]]) -> bool:
     moved = False
     while pending:
         outcomes = [(move, move()) for move in pending]
@@ -128,8 +145,15 @@ def _remote_move(state: PlanState, object_id: object) -> _Try:
 
 def _local_move(state: PlanState, inode: object) -> _Try:
     a, b = _only(state.s.inodes.get(inode, set())), _only(state.l.inodes.get(inode, set()))
-    if a is None or b is None or a == b:
-        return _Try.SKIP
+    if a is None or b is None or a == b or not _is_moved(state, a, b):
+        return _Try.SKIP  # an inode given to something new: a delete and a create
+    return _local_move_between(state, a, b)
+
+
+def _local_move_between(state: PlanState, a: str, b: str) -> _Try:
+    """The synced item at ``a`` is the local one at ``b``: move it there on the server."""
+    if a not in state.s.items or b not in state.l.items:
+        return _Try.SKIP  # a folder above it moved first
     synced, local, remote = state.s.items[a], state.l.items[b], state.r.get(a)
     if (
         remote is None
@@ -156,7 +180,7 @@ def _local_counterpart(state: PlanState, path_key: str) -> str | None:
     if synced.inode is not None:
         holders = state.l.inodes.get(synced.inode, set())
         holder = _only(holders)
-        if holder is not None and state.l.items[holder].kind == synced.kind:
+        if holder is not None and (holder == path_key or _is_moved(state, path_key, holder)):
             return holder
         if path_key in holders:  # hard links: the one at the synced key
             return path_key
@@ -166,6 +190,25 @@ def _local_counterpart(state: PlanState, path_key: str) -> str | None:
     # A replaced file (an editor's save) keeps the key; a file moved here from elsewhere does not.
     claimed = local.inode is not None and bool(state.s.inodes.get(local.inode, set()) - {path_key})
     return None if claimed else path_key
+
+
+def _is_moved(state: PlanState, a: str, b: str) -> bool:
+    """Whether the local item at ``b``, on the inode of the synced one at ``a``, is that item moved.
+
+    A freed inode goes to the next new file or folder, so the inode alone is no proof: a file must
+    hold the synced bytes; a folder must have held nothing, or still hold something it held, at its
+    place (by inode, or a file by its bytes)."""
+    synced, local = state.s.items[a], state.l.items[b]
+    if not confirms(synced, local):
+        return False
+    below = state.s.subtree(a)[1:]
+    return not below or any(_still_holds(state.s.items[k], state.l.get(b + k[len(a) :])) for k in below)
+
+
+def _still_holds(synced: Item, local: Item | None) -> bool:
+    if local is None or local.kind != synced.kind:
+        return False
+    return local.inode == synced.inode or (synced.is_file and synced.content_hash == local.content_hash)
 
 
 def _missing_ancestors(state: PlanState, path_key: str, *, local: bool) -> list[str] | None:

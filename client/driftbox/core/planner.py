@@ -9,7 +9,8 @@ share one ``plan_state.PlanState`` (working copies of the three trees, and the a
    applied locally as one ``MoveLocal`` of the local counterpart (found by inode), subtree and all;
    if both sides moved it elsewhere the server's move wins; if both made the same move, only the
    synced tree follows (``Record``).
-2. **Local moves** (an inode of the synced tree at another key of the local tree) are sent as one
+2. **Local moves** (an inode of the synced tree at another key of the local tree, confirmed by
+   the synced bytes; or a gone file's bytes in exactly one new file) are sent as one
    ``MoveRemote`` if the server still has that object at the synced key.
 3. **Case-only renames** (same key, another spelling of the last name) go to the side that did not
    make them; when both did, or with no base, the server's spelling wins.

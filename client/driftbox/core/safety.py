@@ -5,8 +5,14 @@ other. A folder that holds nothing (a drive mounted late, a folder restored empt
 marker) would turn every synced item into a delete on the server and every other device, and so
 would one that lost nearly all of them. ``check_safe`` runs before ``plan`` and says why it
 refuses, in a sentence for the user; ``driftbox sync --once --confirm-deletes`` is how the user
-says the deletes are meant. An item moved elsewhere is not lost: it counts as gone only when
-neither its key, nor its inode, nor its object id is still in the folder.
+says the deletes are meant.
+
+An item moved elsewhere is not lost. A file counts as gone only when neither its key, nor its
+inode (holding its bytes: ``identity.confirms``), nor its object id is still in the folder, and
+its bytes are not in a new file either: a folder moved by copy and delete gives every file a new
+inode, not new bytes. Copies count once each: a hundred identical files deleted and one of them
+left are ninety-nine gone. A folder counts as gone when neither its key nor its inode is there,
+and it held no file or lost one.
 
 The server's side is not checked here. Its tree moves only by journal entries, each a change some
 device made on purpose (and passed its own check for), or is listed whole after a reset, when the
@@ -17,6 +23,8 @@ by another device would only make every device confirm one person's deletes agai
 
 from __future__ import annotations
 
+from driftbox.core import paths
+from driftbox.core.identity import unmatched_files
 from driftbox.core.model import Tree
 
 # A side holding nothing while the synced tree holds something is always refused; a side that lost
@@ -44,14 +52,29 @@ def check_safe(synced: Tree, local: Tree) -> str | None:
     return None
 
 
-def _gone(synced: Tree, tree: Tree) -> int:
-    """Synced items with no counterpart in ``tree``: not at their key, their inode nor their object id."""
-    inodes = {item.inode for item in tree.values()}
-    object_ids = {item.object_id for item in tree.values()}
-    return sum(
+def _gone(synced: Tree, local: Tree) -> int:
+    """How many synced items have no counterpart in ``local`` (see the module docstring)."""
+    object_ids = {item.object_id for item in local.values() if item.object_id is not None}
+    unmatched = unmatched_files(synced, local)
+    lost_files: set[str] = set()
+    for content_hash, gone_keys in unmatched.gone.items():
+        moved = len(unmatched.new.get(content_hash, []))
+        lost_files.update(sorted(gone_keys)[moved:])  # which copies count as moved does not matter
+    lost_files = {k for k in lost_files if synced[k].object_id not in object_ids}
+    folder_inodes = {item.inode for item in local.values() if not item.is_file and item.inode is not None}
+    with_files: set[str] = set()
+    with_lost: set[str] = set()
+    for path_key, item in synced.items():
+        if item.is_file:
+            with_files.update(paths.ancestors(path_key))
+            if path_key in lost_files:
+                with_lost.update(paths.ancestors(path_key))
+    lost_folders = sum(
         1
         for path_key, item in synced.items()
-        if path_key not in tree
-        and (item.inode is None or item.inode not in inodes)
-        and (item.object_id is None or item.object_id not in object_ids)
+        if not item.is_file
+        and path_key not in local
+        and item.inode not in folder_inodes
+        and (path_key not in with_files or path_key in with_lost)
     )
+    return len(lost_files) + lost_folders

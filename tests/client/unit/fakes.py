@@ -231,11 +231,11 @@ class FakeDisk:
         existing = self.exact(path)
         if existing is not None and existing.kind != FILE:
             raise BadAction(f"a file written over the folder {path}")
+        inode = self._inode()  # the temporary file exists before the old one is freed
         if existing is not None:
-            self._free(existing)
-        entry = self.entries[paths.key(path)] = Item(
-            path, FILE, content_hash, size_of(content_hash), inode=self._inode()
-        )
+            self._free(existing)  # so the next new file may get the old file's inode
+        entry = Item(path, FILE, content_hash, size_of(content_hash), inode=inode)
+        self.entries[paths.key(path)] = entry
         return entry
 
     def mkdir(self, path: str) -> Item:
@@ -281,6 +281,18 @@ class FakeDisk:
             raise BadAction(f"rm -r of a missing {path}")
         for k in [paths.key(path), *self.below(paths.key(path))]:
             self._free(self.entries.pop(k))
+
+    def copy_tree(self, from_path: str, to_path: str) -> None:
+        """``cp -r``: the same names and bytes below ``to_path``, each on a new inode."""
+        if self.exact(from_path) is None or self.exact(to_path) is not None:
+            raise BadAction(f"copy of a missing {from_path} or onto the existing {to_path}")
+        from_key = paths.key(from_path)
+        if paths.is_within(paths.key(to_path), from_key):
+            raise BadAction(f"copy of {from_path} into itself")
+        for k in [from_key, *self.below(from_key)]:
+            entry = self.entries[k]
+            new_path = paths.reroot(entry.path, from_path, to_path)
+            self.entries[paths.key(new_path)] = replace(entry, path=new_path, inode=self._inode())
 
     def edit_in_place(self, path: str, content_hash: str) -> None:
         """An edit that keeps the inode (an editor that saves through a new file: ``write``)."""

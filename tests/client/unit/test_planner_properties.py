@@ -2,7 +2,8 @@
 
 Each example starts from one random tree, synced on both sides, makes random edits on each side
 (creates, edits in place or by an editor's save, deletes, moves and renames of files and folders,
-case-only renames, a file replaced by a folder and back), then plans and executes in the simulator
+moves by copy and delete, case-only renames, a file replaced by a folder and back; optionally
+with a disk that hands freed inodes to new files, as ext4 does), then plans and executes in the simulator
 until a plan is empty. Names come from a small alphabet with case and Unicode-form twins, so
 clashes are frequent. The executor checks on every action that nothing unsynced is deleted or
 overwritten (property 3); the tests check convergence (1) and that content survives (2).
@@ -27,7 +28,7 @@ from tests.client.unit.simulator import World
 class Edit:
     """One user edit; its targets are indexes into the side's items, sorted by key."""
 
-    op: str  # write | mkdir | delete | move | recase | replace
+    op: str  # write | mkdir | delete | move | copymove | recase | replace
     target: int = 0
     folder: int = 0  # the destination folder of a create or a move
     name: str = "a"
@@ -70,6 +71,9 @@ def edit_local(world: World, edit: Edit) -> bool:
             disk.remove_tree(target.path)
         elif edit.op == "move" and taken is None:
             disk.rename(target.path, new_path)
+        elif edit.op == "copymove" and taken is None:  # shutil.move across filesystems
+            disk.copy_tree(target.path, new_path)
+            disk.remove_tree(target.path)
         elif edit.op == "recase":
             disk.rename(target.path, paths.join(paths.parent(target.path), _recase(paths.name(target.path))))
         elif edit.op == "replace":  # a file by a folder, a folder by a file
@@ -98,7 +102,7 @@ def edit_remote(world: World, edit: Edit) -> bool:
     rev = target.rev if target.kind == FILE else None
     if edit.op == "delete":
         return commit(("delete", target.path, rev))
-    if edit.op == "move":
+    if edit.op in ("move", "copymove"):
         return commit(("move", target.path, new_path, rev))
     if edit.op == "recase":
         return commit(
@@ -120,7 +124,7 @@ def edit_remote(world: World, edit: Edit) -> bool:
 NAMES = ("a", "A", "b", "a.txt", "A.TXT", ".x", "\u00e9", "e\u0301")
 CONTENTS = ("h0", "h1", "h2")  # in the start tree; edits bring new ones too
 EDITED_CONTENTS = (*CONTENTS, "h3", "h4")
-OPS = ("write", "write", "mkdir", "delete", "move", "move", "recase", "replace")
+OPS = ("write", "write", "mkdir", "delete", "move", "move", "copymove", "recase", "replace")
 MAX_ROUNDS = 4
 
 _path = st.lists(st.sampled_from(NAMES), min_size=1, max_size=3).map(lambda names: "/" + "/".join(names))
