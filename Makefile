@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck cfnlint package unit functional bench peers clean
+.PHONY: run dev test lint typecheck cfnlint package unit functional bench peers clean
 
 $(STAMP): requirements.txt requirements-dev.txt client/requirements.txt client/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,6 +14,9 @@ $(STAMP): requirements.txt requirements-dev.txt client/requirements.txt client/p
 
 run: $(STAMP)
 	$(BIN)/python -m infra.local.serve
+
+dev: $(STAMP)
+	$(BIN)/python -m infra.local.develop
 
 test: $(STAMP) lint typecheck cfnlint
 	$(BIN)/python -m pytest
@@ -46,6 +49,7 @@ functional: $(STAMP)
 	$(BIN)/python -m pytest tests/functional
 
 bench: $(STAMP) peers
+	$(BIN)/python -m bench.cold_start_bench
 	$(BIN)/python -m bench.commit_bench
 	$(BIN)/python -m bench.durability_bench
 	$(BIN)/python -m bench.notify_bench

@@ -125,8 +125,8 @@ def _check_endpoint(env: dict[str, str] | os._Environ[str]) -> None:
     if stage in LOCAL_STAGES and not any(k.startswith("AWS_ENDPOINT_URL") and v for k, v in env.items()):
         raise SettingsError(
             f"DRIFTBOX_STAGE={stage} runs against the local stack's emulator only, and AWS_ENDPOINT_URL "
-            "is not set: start the stack with `make run` (it sets it), and `chalice local` with "
-            "`--stage local`"
+            "is not set: start the stack with `make run` (it sets it), and serve the app beside it with "
+            "`make dev` (chalice local --stage local, restarted on each edit)"
         )
 
 
