@@ -12,7 +12,8 @@ under ``python -X importtime`` lists the modules ``import app`` spends most on (
 two levels deep) and the time by top-level package (own time summed).
 
 ``--project-dir`` measures another checkout of the backend with this interpreter (the figures
-before a change: ``git archive main | tar -x -C DIR``). No AWS is reached: nothing is called.
+before a change: ``git archive main | tar -x -C DIR``); given more than once, the checkouts take
+turns run by run, so that a busy machine slows each alike. No AWS is reached: nothing is called.
 """
 
 from __future__ import annotations
@@ -57,27 +58,32 @@ def stage_environment(project_dir: Path, stage: str = "prod") -> dict[str, str]:
     return {**here, **lambda_like, **variables}
 
 
-def timed_runs(code: str, project_dir: Path, runs: int) -> tuple[list[float], list[float]]:
-    """Seconds of the import (inside) and of the whole process (outside), one pair per run."""
-    env = stage_environment(project_dir)
-    inside, outside = [], []
-    for run in range(runs + 1):  # the first writes the bytecode caches a deployed package ships with
-        started = time.perf_counter()
-        done = subprocess.run(
-            [sys.executable, "-c", code],
-            cwd=project_dir,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        elapsed_s = time.perf_counter() - started
-        if done.returncode != 0:
-            raise SystemExit(f"the import failed:\n{done.stderr}")
-        if run > 0:
-            outside.append(elapsed_s)
-            inside.append(float(done.stdout.strip().splitlines()[-1]))
-    return inside, outside
+def one_run(code: str, project_dir: Path) -> tuple[float, float]:
+    """Seconds of the import (timed inside the process) and of the whole process (outside)."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=project_dir,
+        env=stage_environment(project_dir),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    elapsed_s = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"the import failed in {project_dir}:\n{done.stderr}")
+    return float(done.stdout.strip().splitlines()[-1]), elapsed_s
+
+
+def timed_runs(code: str, project_dirs: list[Path], runs: int) -> dict[Path, list[tuple[float, float]]]:
+    """``runs`` runs per checkout, taking turns, so that the machine's load falls on each alike."""
+    for project_dir in project_dirs:  # unmeasured: writes the bytecode caches a package ships with
+        one_run(code, project_dir)
+    timings: dict[Path, list[tuple[float, float]]] = {d: [] for d in project_dirs}
+    for _ in range(runs):
+        for project_dir in project_dirs:
+            timings[project_dir].append(one_run(code, project_dir))
+    return timings
 
 
 def import_profile(project_dir: Path) -> list[tuple[int, int, str]]:
@@ -103,33 +109,44 @@ def milliseconds(values: list[float]) -> str:
     return f"min {min(values) * 1000:6.1f} ms   median {statistics.median(values) * 1000:6.1f} ms"
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.cold_start_bench", description=__doc__)
-    parser.add_argument("--runs", type=int, default=10, help="fresh processes per figure (default 10)")
-    parser.add_argument("--top", type=int, default=15, help="modules and packages to list (default 15)")
-    parser.add_argument("--project-dir", type=Path, default=PROJECT_DIR, help="the checkout to measure")
-    args = parser.parse_args(argv)
-    project_dir = args.project_dir.resolve()
-
-    print(f"{args.runs} fresh processes each, {sys.executable} (Python {sys.version.split()[0]})")
-    for label, code in (("import app", IMPORT_APP), ("import app + every deferred module", IMPORT_ALL)):
-        inside, outside = timed_runs(code, project_dir, args.runs)
-        print(f"{label}")
-        print(f"  the import      {milliseconds(inside)}")
-        print(f"  the process     {milliseconds(outside)}")
-
+def print_profile(project_dir: Path, top: int) -> None:
     rows = import_profile(project_dir)
     print(f"\n`import app` under -X importtime: {sum(own for own, _, _ in rows) / 1000:.1f} ms in all")
     print("modules, by cumulative time (at most two levels deep):")
     shallow = [r for r in rows if len(r[2]) - len(r[2].lstrip()) <= 5]
-    for _, cumulative, name in sorted(shallow, reverse=True, key=lambda r: r[1])[: args.top]:
+    for _, cumulative, name in sorted(shallow, reverse=True, key=lambda r: r[1])[:top]:
         print(f"  {cumulative / 1000:7.1f} ms  {name.strip()}")
     by_package: dict[str, int] = defaultdict(int)
     for own, _, name in rows:
         by_package[name.strip().split(".")[0]] += own
     print("top-level packages, own time summed:")
-    for package, own in sorted(by_package.items(), key=lambda kv: -kv[1])[: args.top]:
+    for package, own in sorted(by_package.items(), key=lambda kv: -kv[1])[:top]:
         print(f"  {own / 1000:7.1f} ms  {package}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.cold_start_bench", description=__doc__)
+    parser.add_argument("--runs", type=int, default=10, help="fresh processes per figure (default 10)")
+    parser.add_argument("--top", type=int, default=15, help="modules and packages to list (default 15)")
+    parser.add_argument(
+        "--project-dir",
+        type=Path,
+        action="append",
+        help="a checkout to measure (default this one); given again, the checkouts take turns",
+    )
+    args = parser.parse_args(argv)
+    project_dirs = [d.resolve() for d in args.project_dir or [PROJECT_DIR]]
+
+    print(f"{args.runs} fresh processes each, {sys.executable} (Python {sys.version.split()[0]})")
+    for label, code in (("import app", IMPORT_APP), ("import app + every deferred module", IMPORT_ALL)):
+        print(label)
+        for project_dir, timings in timed_runs(code, project_dirs, args.runs).items():
+            if len(project_dirs) > 1:
+                print(f"  {project_dir}")
+            print(f"    the import    {milliseconds([inside for inside, _ in timings])}")
+            print(f"    the process   {milliseconds([outside for _, outside in timings])}")
+    for project_dir in project_dirs:
+        print_profile(project_dir, args.top)
 
 
 if __name__ == "__main__":
