@@ -23,7 +23,7 @@ from tests.system.conftest import Client, wait_for
 
 def local_stage_project(stack: LocalStack, into: Path) -> Path:
     """This project's app and config, the local stage pointed at ``stack``'s ports, not make run's."""
-    into.mkdir()
+    into.mkdir(exist_ok=True)
     shutil.copy(PROJECT_DIR / "app.py", into / "app.py")
     shutil.copytree(
         PROJECT_DIR / "chalicelib", into / "chalicelib", ignore=shutil.ignore_patterns("__pycache__")
@@ -77,9 +77,11 @@ class DevServer:
 
 @pytest.fixture
 def dev_server(make_stack: Any, tmp_path: Path) -> Iterator[tuple[DevServer, LocalStack]]:
-    # make run's credentials: the emulator checks signatures with the keys it was started with.
-    stack = make_stack(AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local")
-    server = DevServer(local_stage_project(stack, tmp_path / "project"))
+    # As make run: its data in the project folder, and its credentials (the emulator checks
+    # signatures with the keys it was started with).
+    project = tmp_path / "project"
+    stack = make_stack(project / ".local-data", AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local")
+    server = DevServer(local_stage_project(stack, project))
     yield server, stack
     if server.process.poll() is None:
         server.process.kill()
