@@ -37,7 +37,7 @@ import sys, time
 t = time.perf_counter()
 import app
 names = {
-    object.__getattribute__(value, "_name")
+    object.__getattribute__(value, "_lazy_name")
     for module in list(sys.modules.values())
     if (getattr(module, "__name__", "") or "").split(".")[0] in ("app", "chalicelib")
     for value in list(vars(module).values())

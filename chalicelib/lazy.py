@@ -24,26 +24,26 @@ from typing import Any
 
 
 class _Deferred:
-    __slots__ = ("_name",)
+    __slots__ = ("_lazy_name",)
 
     def __init__(self, name: str) -> None:
-        object.__setattr__(self, "_name", name)
+        object.__setattr__(self, "_lazy_name", name)
 
-    def _module(self) -> ModuleType:
+    def _lazy_target(self) -> ModuleType:
         # Once imported, a dictionary look-up in sys.modules.
-        return importlib.import_module(self._name)
+        return importlib.import_module(self._lazy_name)
 
     def __getattr__(self, attr: str) -> Any:
-        return getattr(self._module(), attr)
+        return getattr(self._lazy_target(), attr)
 
     def __setattr__(self, attr: str, value: Any) -> None:
-        setattr(self._module(), attr, value)
+        setattr(self._lazy_target(), attr, value)
 
     def __delattr__(self, attr: str) -> None:
-        delattr(self._module(), attr)
+        delattr(self._lazy_target(), attr)
 
     def __repr__(self) -> str:
-        return f"<lazy module {self._name!r}>"
+        return f"<lazy module {self._lazy_name!r}>"
 
 
 def module(name: str) -> Any:
