@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck cfnlint package unit functional bench peers clean
+.PHONY: run dev test lint typecheck cfnlint package unit functional bench peers clean
 
 $(STAMP): requirements.txt requirements-package.txt requirements-dev.txt client/requirements.txt \
 		client/pyproject.toml
@@ -15,6 +15,9 @@ $(STAMP): requirements.txt requirements-package.txt requirements-dev.txt client/
 
 run: $(STAMP)
 	$(BIN)/python -m infra.local.serve
+
+dev: $(STAMP)
+	$(BIN)/python -m infra.local.develop
 
 test: $(STAMP) lint typecheck cfnlint
 	$(BIN)/python -m pytest
@@ -70,6 +73,7 @@ functional: $(STAMP)
 	$(BIN)/python -m pytest tests/functional
 
 bench: $(STAMP) peers
+	$(BIN)/python -m bench.cold_start_bench
 	$(BIN)/python -m bench.commit_bench
 	$(BIN)/python -m bench.durability_bench
 	$(BIN)/python -m bench.notify_bench

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from chalice.app import Chalice, CloudWatchEvent, Rate, Request, Response, SQSEvent, WebsocketEvent
 
-from chalicelib import http
+from chalicelib import http, lazy
 from chalicelib.accounts import auth
 from chalicelib.accounts.routes import PUBLIC_ROUTES
 from chalicelib.accounts.routes import bp as accounts_bp
 from chalicelib.chunks.routes import bp as chunks_bp
 from chalicelib.errors import ServiceError
 from chalicelib.metadata.routes import bp as metadata_bp
-from chalicelib.notify import outbox, sockets, worker
 from chalicelib.settings import SETTINGS
+
+if TYPE_CHECKING:
+    from chalicelib.notify import outbox, sockets, worker
+else:  # each handler imports what it uses at its first call (chalicelib/lazy.py)
+    outbox = lazy.module("chalicelib.notify.outbox")
+    sockets = lazy.module("chalicelib.notify.sockets")
+    worker = lazy.module("chalicelib.notify.worker")
 
 # Powertools owns the "driftbox" logger; Chalice adding its own handler would print each line twice.
 app = Chalice(app_name="driftbox", configure_logs=False)

@@ -23,6 +23,14 @@ TABLES = (
 )
 
 
+# The stages that run on this machine (make run, chalice local): only ever against the emulator.
+LOCAL_STAGES = ("dev", "local")
+
+
+class SettingsError(RuntimeError):
+    """The environment cannot run the backend; the message names every variable at fault."""
+
+
 @dataclass(frozen=True)
 class Settings:
     region: str
@@ -62,10 +70,13 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: dict[str, str] | os._Environ[str] = os.environ) -> Settings:
+        missing: list[str] = []
+
         def text(name: str, default: str | None = None) -> str:
             value = env.get(name, default)
             if value is None or value == "":
-                raise RuntimeError(f"environment variable {name} must be set")
+                missing.append(name)
+                return ""
             return value
 
         def number(name: str, default: int) -> int:
@@ -73,13 +84,13 @@ class Settings:
             try:
                 value = default if raw in (None, "") else int(raw)  # type: ignore[arg-type]
             except ValueError as exc:
-                raise RuntimeError(f"environment variable {name} must be a whole number") from exc
+                raise SettingsError(f"environment variable {name} must be a whole number") from exc
             if value <= 0:
-                raise RuntimeError(f"environment variable {name} must be positive")
+                raise SettingsError(f"environment variable {name} must be positive")
             return value
 
         tables = {f"{t}_table": text(f"{t.upper()}_TABLE") for t in TABLES}
-        return cls(
+        settings = cls(
             region=text("AWS_REGION", env.get("AWS_DEFAULT_REGION", "us-east-1")),
             stage=text("DRIFTBOX_STAGE", "dev"),
             chunk_bucket=text("CHUNK_BUCKET"),
@@ -108,6 +119,24 @@ class Settings:
             # A user's share of them: a device or two per namespace, never everyone's seats.
             longpoll_max_waiters_per_user=number("LONGPOLL_MAX_WAITERS_PER_USER", 10),
             **tables,
+        )
+        if missing:
+            raise SettingsError(
+                f"environment variables not set: {', '.join(missing)} (each stage in .chalice/config.json "
+                "sets them: `chalice local --stage local`, `make run`, or a deployed stage)"
+            )
+        _check_endpoint(env)
+        return settings
+
+
+def _check_endpoint(env: dict[str, str] | os._Environ[str]) -> None:
+    """A local stage never falls through to the AWS account the machine's credentials open."""
+    stage = env.get("DRIFTBOX_STAGE", "")
+    if stage in LOCAL_STAGES and not any(k.startswith("AWS_ENDPOINT_URL") and v for k, v in env.items()):
+        raise SettingsError(
+            f"DRIFTBOX_STAGE={stage} runs against the local stack's emulator only, and AWS_ENDPOINT_URL "
+            "is not set: start the stack with `make run` (it sets it), and serve the app beside it with "
+            "`make dev` (chalice local --stage local, restarted on each edit)"
         )
 
 

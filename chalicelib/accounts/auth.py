@@ -11,11 +11,17 @@ from __future__ import annotations
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from chalicelib.adapters import accounts as store
+from chalicelib import lazy
 from chalicelib.domain import ids
 from chalicelib.domain.accounts import WRITE_ROLES, bearer_token, token_hash
 from chalicelib.errors import Forbidden, Unauthorized
+
+if TYPE_CHECKING:
+    from chalicelib.adapters import accounts as store
+else:
+    store = lazy.module("chalicelib.adapters.accounts")
 
 
 @dataclass(frozen=True)

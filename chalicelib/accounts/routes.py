@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice.app import Blueprint
 from pydantic import BaseModel, ConfigDict
 
-from chalicelib import http
-from chalicelib.accounts import auth, service
+from chalicelib import http, lazy
+from chalicelib.accounts import auth
+
+if TYPE_CHECKING:
+    from chalicelib.accounts import service
+else:
+    service = lazy.module("chalicelib.accounts.service")
 
 bp = Blueprint(__name__)
 

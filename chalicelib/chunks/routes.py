@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice.app import Blueprint
 from pydantic import BaseModel, ConfigDict
 
-from chalicelib import http
+from chalicelib import http, lazy
 from chalicelib.accounts import auth
-from chalicelib.chunks import service
+
+if TYPE_CHECKING:
+    from chalicelib.chunks import service
+else:
+    service = lazy.module("chalicelib.chunks.service")
 
 bp = Blueprint(__name__)
 

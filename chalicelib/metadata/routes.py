@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice.app import Blueprint
 
-from chalicelib import http
+from chalicelib import http, lazy
 from chalicelib.accounts import auth
-from chalicelib.metadata import commit, reads
-from chalicelib.metadata import longpoll as waiting
 from chalicelib.metadata.schemas import (
     CommitBody,
     LongpollQuery,
@@ -16,6 +16,14 @@ from chalicelib.metadata.schemas import (
     RevisionsQuery,
     to_ops,
 )
+
+if TYPE_CHECKING:
+    from chalicelib.metadata import commit, reads
+    from chalicelib.metadata import longpoll as waiting
+else:
+    commit = lazy.module("chalicelib.metadata.commit")
+    reads = lazy.module("chalicelib.metadata.reads")
+    waiting = lazy.module("chalicelib.metadata.longpoll")
 
 bp = Blueprint(__name__)
 

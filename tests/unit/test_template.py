@@ -179,16 +179,21 @@ def test_the_check_names_the_table_where_model_and_template_disagree(
     assert problems[0].startswith(f"driftbox-test-{table}:")
 
 
+# The local stage is `chalice local`'s against `make run`'s emulator: the dev stage's resources.
+RESOURCES_OF = {"local": "dev"}
+
+
 @pytest.mark.parametrize("stage", sorted(CONFIG["stages"]))
 def test_config_names_the_resources_the_template_names(stage: str) -> None:
     env = CONFIG["stages"][stage]["environment_variables"]
+    served = RESOURCES_OF.get(stage, stage)
     tables = {
-        table.name.removeprefix(f"driftbox-{stage}-"): table.name
-        for table in resources.table_definitions(stage)
+        table.name.removeprefix(f"driftbox-{served}-"): table.name
+        for table in resources.table_definitions(served)
     }
     assert {t: env[f"{t.upper()}_TABLE"] for t in TABLES} == tables
-    assert env["CHUNK_BUCKET"] == resources.local_bucket_name(stage)
-    changes = next(q for q in resources.queue_definitions(stage) if q.logical_id == "ChangesQueue")
+    assert env["CHUNK_BUCKET"] == resources.local_bucket_name(served)
+    changes = next(q for q in resources.queue_definitions(served) if q.logical_id == "ChangesQueue")
     assert env["CHANGES_QUEUE_NAME"] == changes.name
     assert env["DRIFTBOX_STAGE"] == stage
 
@@ -213,8 +218,9 @@ def test_every_function_takes_resource_names_from_the_template(
     assert variables["CHANGES_QUEUE_NAME"] == {"Fn::GetAtt": ["ChangesQueue", "QueueName"]}
     assert variables["DRIFTBOX_STAGE"] == {"Ref": "Stage"}
     # Whatever a stage of config.json sets, save Powertools' names, is replaced when deployed:
-    # a local URL or another stage's table can never reach AWS.
-    configured = {name for stage in CONFIG["stages"].values() for name in stage["environment_variables"]}
+    # a local URL or another stage's table can never reach AWS. (The local stage is never packaged.)
+    deployable = [stage for name, stage in CONFIG["stages"].items() if name not in RESOURCES_OF]
+    configured = {name for stage in deployable for name in stage["environment_variables"]}
     assert configured - {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"} <= set(variables)
 
 
