@@ -14,8 +14,8 @@ import math
 from typing import Any
 
 MAX_DEPTH = 32  # the API's deepest body (a commit: body, ops, op, chunks) is 4 levels
-MAX_INT = 2**63 - 1  # every whole number the API takes fits a signed 64-bit integer
-_MAX_INT_DIGITS = len(str(MAX_INT)) + 1  # a sign; checked before converting, which is quadratic
+MIN_INT, MAX_INT = -(2**63), 2**63 - 1  # every whole number the API takes fits a signed 64-bit integer
+_MAX_INT_DIGITS = len(str(MIN_INT))  # with its sign; checked before converting, which is quadratic
 
 
 class JsonRefused(ValueError):
@@ -23,8 +23,8 @@ class JsonRefused(ValueError):
 
 
 def _int(text: str) -> int:
-    if len(text) > _MAX_INT_DIGITS or abs(value := int(text)) > MAX_INT:
-        raise JsonRefused(f"whole numbers must lie within ±{MAX_INT}")
+    if len(text) > _MAX_INT_DIGITS or not MIN_INT <= (value := int(text)) <= MAX_INT:
+        raise JsonRefused(f"whole numbers must lie within {MIN_INT}..{MAX_INT} (signed 64 bits)")
     return value
 
 

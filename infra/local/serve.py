@@ -143,6 +143,14 @@ def main(argv: list[str] | None = None) -> None:
         # algorithm on, each response then waits for the client's delayed ACK (about 40 ms).
         disable_nagle_algorithm = True
 
+        def __getattr__(self, name: str) -> Any:
+            # http.server answers a method it has no do_<METHOD> for (TRACE, CONNECT, made-up ones)
+            # with its own 501 page; the app answers them as it answers any method it does not
+            # route, with a 4xx of its own.
+            if name.startswith("do_"):
+                return self._generic_handle
+            raise AttributeError(name)
+
     with contextlib.ExitStack() as running:  # each part is stopped in reverse order of start
         data_dir = None if args.in_memory else args.data_dir.resolve()
         aws: emulator.Emulator | aws_services.Services
