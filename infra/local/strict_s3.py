@@ -23,9 +23,9 @@ Checked, in this order (the rules themselves are in ``infra.local.s3_checks``):
   ``-sha1`` and ``-crc32``, in a header or in an aws-chunked trailer.
 
 Not checked: the per-chunk signatures of ``STREAMING-AWS4-HMAC-SHA256-PAYLOAD`` bodies (their seed
-signature is), crc32c and crc64nvme checksums, session tokens, bucket policies and ACLs (no request is anonymous
-here, so none can be public); SigV4a requests are refused as not supported, and so are browser POST
-uploads (their signature is in a form field).
+signature is), crc32c and crc64nvme checksums, session tokens, bucket policies and ACLs (no request
+is anonymous here, so none can be public). SigV4a requests are refused as not supported, and so are
+browser POST uploads (their signature is in a form field).
 """
 
 from __future__ import annotations

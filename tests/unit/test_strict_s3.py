@@ -483,7 +483,7 @@ def test_requests_for_other_services_pass_untouched_and_unread() -> None:
     [
         (ENDPOINT + "/b/k", {"Authorization": "AWS AKIDEXAMPLE:c2lnbmF0dXJl"}, 400, "InvalidRequest"),
         (ENDPOINT + "/b/k?AWSAccessKeyId=AKIDEXAMPLE&Signature=x&Expires=1", {}, 400, "InvalidRequest"),
-        (ENDPOINT + "/b/k", {"Authorization": "AWS4-ECDSA-P256-SHA256 Credential=AK/x"}, 400, "InvalidRequest"),
+        (ENDPOINT + "/b/k", {"Authorization": "AWS4-ECDSA-P256-SHA256 Credential=x"}, 400, "InvalidRequest"),
         (ENDPOINT + "/b/k", {}, 403, "AccessDenied"),
         (ENDPOINT + "/b?list-type=2", {}, 403, "AccessDenied"),
     ],
