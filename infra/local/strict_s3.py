@@ -5,8 +5,13 @@ moto accepts any signature, an expired presigned URL, and bytes that contradict 
 uploads would only be exercised in AWS. ``StrictS3`` sits in front of moto's WSGI application and
 refuses such S3 requests itself, with S3's status, code and XML, before moto stores anything.
 
-Requests SigV4-signed for the service ``s3`` (by header or presigned query, recognised as moto's
-dispatcher recognises them) are checked; every other request goes to moto untouched and unbuffered.
+S3 is what moto's dispatcher sends a request to when it is SigV4-signed for ``s3`` (by header or
+presigned query) or carries no SigV4 credential at all (its default service): every such request is
+checked, so a SigV2 signature (``Authorization: AWS key:sig``, or ``Signature=`` and
+``AWSAccessKeyId=`` in the query) is refused as S3 refuses it where only SigV4 is accepted (400
+``InvalidRequest``), and an unsigned request, a PUT or a listing alike, as an anonymous one on a
+private bucket (403 ``AccessDenied``). Requests signed for another service, moto's own ``/moto-api``
+and CORS preflights (``OPTIONS``, never signed) go to moto untouched and unbuffered.
 Checked, in this order (the rules themselves are in ``infra.local.s3_checks``):
 
 - the body is read whole (at most 5 GiB) and must be as long as its Content-Length;
@@ -18,8 +23,9 @@ Checked, in this order (the rules themselves are in ``infra.local.s3_checks``):
   ``-sha1`` and ``-crc32``, in a header or in an aws-chunked trailer.
 
 Not checked: the per-chunk signatures of ``STREAMING-AWS4-HMAC-SHA256-PAYLOAD`` bodies (their seed
-signature is), crc32c and crc64nvme checksums, SigV2 and SigV4a requests (passed to moto as they
-are), session tokens, bucket policies and ACLs.
+signature is), crc32c and crc64nvme checksums, session tokens, bucket policies and ACLs (no request
+is anonymous here, so none can be public). SigV4a requests are refused as not supported, and so are
+browser POST uploads (their signature is in a form field).
 """
 
 from __future__ import annotations
@@ -61,6 +67,7 @@ StartResponse = Callable[..., Any]
 WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 _READ_BYTES = 16 * 1024 * 1024
+_MOTO_OWN_PATHS = ("/moto-api", "/favicon.ico")
 _QUERY_AUTH = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-Date", "X-Amz-Expires")
 
 
@@ -80,7 +87,7 @@ class StrictS3:
         self._clock = clock
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        if signing_service(environ) != "s3":
+        if not is_s3_request(environ):
             return self._app(environ, start_response)
         try:
             self._check(environ)
@@ -152,15 +159,31 @@ def request_headers(environ: Environ) -> dict[str, str]:
     return headers
 
 
-def signing_service(environ: Environ) -> str | None:
-    """The service of a SigV4 credential scope, from the header or else the query, as moto reads it."""
+def credential_scope(environ: Environ) -> tuple[str, str, str, str] | None:
+    """(access key, date, region, service) of a SigV4 credential, from the header or else the query."""
     authorization = environ.get("HTTP_AUTHORIZATION")
     if authorization:
         found = re.search(r"Credential=([^,\s]+)", authorization)
-        scope = parse_credential(found.group(1)) if found else None
-    else:
-        scope = parse_credential(dict(_query(environ)).get("X-Amz-Credential", ""))
+        return parse_credential(found.group(1)) if found else None
+    return parse_credential(dict(_query(environ)).get("X-Amz-Credential", ""))
+
+
+def signing_service(environ: Environ) -> str | None:
+    """The service of a SigV4 credential scope, from the header or else the query, as moto reads it."""
+    scope = credential_scope(environ)
     return scope[3] if scope else None
+
+
+def is_s3_request(environ: Environ) -> bool:
+    """Whether moto would serve the request as S3: signed for it, or with no SigV4 scope (its default).
+
+    moto's own API and CORS preflights, which AWS never asks to be signed, are not S3 requests here.
+    """
+    service = signing_service(environ)
+    if service is not None:
+        return service == "s3"
+    path = environ.get("PATH_INFO", "")
+    return environ.get("REQUEST_METHOD") != "OPTIONS" and not path.startswith(_MOTO_OWN_PATHS)
 
 
 def _amz_date(headers: Mapping[str, str]) -> str:
@@ -178,11 +201,17 @@ def read_signed_request(environ: Environ, headers: Mapping[str, str]) -> SignedR
     authorization = headers.get("authorization", "")
     if authorization and "X-Amz-Credential" in params:
         raise S3Error(400, "InvalidArgument", "Only one auth mechanism allowed")
+    if not authorization and not params.keys() & {"X-Amz-Algorithm", "X-Amz-Credential"}:
+        if params.keys() & {"Signature", "AWSAccessKeyId"}:
+            raise _unsupported_mechanism()  # a SigV2 presigned URL
+        raise S3Error(403, "AccessDenied", "Access Denied")  # anonymous, and no bucket here is public
     if authorization:
         algorithm, _, rest = authorization.strip().partition(" ")
+        if algorithm != "AWS4-HMAC-SHA256":
+            raise _unsupported_mechanism()  # SigV2's "AWS key:signature", SigV4a, anything else
         fields = dict(part.strip().partition("=")[::2] for part in rest.split(","))
         scope = parse_credential(fields.get("Credential", ""))
-        if algorithm != "AWS4-HMAC-SHA256" or not scope or not fields.get("Signature"):
+        if not scope or not fields.get("Signature"):
             raise S3Error(400, "AuthorizationHeaderMalformed", "The authorization header is malformed.")
         if "x-amz-content-sha256" not in headers:
             message = "Missing required header for this request: x-amz-content-sha256"
@@ -219,6 +248,12 @@ def read_signed_request(environ: Environ, headers: Mapping[str, str]) -> SignedR
         expires_s=expires_s,
         payload_hash=payload_hash,
     )
+
+
+def _unsupported_mechanism() -> S3Error:
+    # S3's answer wherever it takes SigV4 only: every Region since 2014, every bucket since mid-2020.
+    message = "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256."
+    return S3Error(400, "InvalidRequest", message)
 
 
 def _read(stream: BinaryIO, limit_bytes: int) -> bytes:

@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 import boto3
 import pytest
 import requests
-from botocore.auth import S3SigV4Auth
+from botocore import UNSIGNED
+from botocore.auth import HmacV1Auth, HmacV1QueryAuth, S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
@@ -281,3 +282,84 @@ def test_an_aws_chunked_upload_is_checked_against_its_trailing_checksum() -> Non
         _s3().head_object(Bucket=BUCKET, Key=key)
     assert _streaming_put(key, data).status_code == 200
     assert _s3().get_object(Bucket=BUCKET, Key=key)["Body"].read() == data
+
+
+# -- nothing but SigV4 with the emulator's key -----------------------------------------------------
+def _object_url(key: str) -> str:
+    return f"{os.environ['AWS_ENDPOINT_URL']}/{BUCKET}/{key}"
+
+
+def _sigv2(method: str, url: str, body: bytes = b"") -> requests.Response:
+    """A request signed as SigV2 signs it (``Authorization: AWS key:signature``), with the right key."""
+    request = AWSRequest(method=method, url=url, data=body)
+    HmacV1Auth(Credentials(os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"])).add_auth(
+        request
+    )
+    assert request.headers["Authorization"].startswith("AWS ")
+    return requests.request(method, url, data=body, headers=dict(request.headers.items()), timeout=30)
+
+
+def _sigv2_presigned(url: str) -> str:
+    request = AWSRequest(method="GET", url=url)
+    credentials = Credentials(os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"])
+    HmacV1QueryAuth(credentials, expires=900).add_auth(request)
+    assert "Signature=" in request.url and "AWSAccessKeyId=" in request.url
+    return str(request.url)
+
+
+def test_sigv2_signed_requests_are_refused_and_store_nothing() -> None:
+    key = f"sigv2/{os.urandom(4).hex()}"
+    _s3().put_object(Bucket=BUCKET, Key=f"{key}-kept", Body=b"kept")
+    refused = [
+        _sigv2("PUT", _object_url(key), b"sigv2 bytes"),
+        _sigv2("GET", _object_url(f"{key}-kept")),
+        _sigv2("GET", f"{os.environ['AWS_ENDPOINT_URL']}/{BUCKET}?list-type=2"),
+        _sigv2("DELETE", _object_url(f"{key}-kept")),
+        requests.get(_sigv2_presigned(_object_url(f"{key}-kept")), timeout=30),
+    ]
+    for response in refused:
+        assert (response.status_code, _code(response)) == (400, "InvalidRequest"), response.text
+        assert "Please use AWS4-HMAC-SHA256" in response.text
+    with pytest.raises(ClientError):
+        _s3().head_object(Bucket=BUCKET, Key=key)
+    assert _s3().get_object(Bucket=BUCKET, Key=f"{key}-kept")["Body"].read() == b"kept"
+
+
+def test_unsigned_requests_are_access_denied_and_store_nothing() -> None:
+    key = f"anonymous/{os.urandom(4).hex()}"
+    _s3().put_object(Bucket=BUCKET, Key=f"{key}-kept", Body=b"kept")
+    endpoint = os.environ["AWS_ENDPOINT_URL"]
+    refused = [
+        requests.put(_object_url(key), data=b"anonymous bytes", timeout=30),
+        requests.get(_object_url(f"{key}-kept"), timeout=30),
+        requests.get(f"{endpoint}/{BUCKET}?list-type=2", timeout=30),
+        requests.get(f"{endpoint}/", timeout=30),
+        requests.delete(_object_url(f"{key}-kept"), timeout=30),
+    ]
+    for response in refused:
+        assert (response.status_code, _code(response)) == (403, "AccessDenied"), response.text
+    anonymous = boto3.client("s3", region_name=SETTINGS.region, config=Config(signature_version=UNSIGNED))
+    with pytest.raises(ClientError) as caught:
+        anonymous.list_objects_v2(Bucket=BUCKET)
+    assert caught.value.response["Error"]["Code"] == "AccessDenied"
+    with pytest.raises(ClientError):
+        _s3().head_object(Bucket=BUCKET, Key=key)
+    assert _s3().get_object(Bucket=BUCKET, Key=f"{key}-kept")["Body"].read() == b"kept"
+
+
+def test_header_signed_reads_are_checked_against_the_key_too() -> None:
+    key = f"reads/{os.urandom(4).hex()}"
+    _s3().put_object(Bucket=BUCKET, Key=key, Body=b"secret bytes")
+    forged = _s3(secret="not the emulator's secret")
+    for call in [
+        lambda: forged.get_object(Bucket=BUCKET, Key=key),
+        lambda: forged.list_objects_v2(Bucket=BUCKET),
+        lambda: forged.delete_object(Bucket=BUCKET, Key=key),
+    ]:
+        with pytest.raises(ClientError) as caught:
+            call()
+        assert caught.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
+    with pytest.raises(ClientError) as caught:
+        _s3(access_key="AKIASTRANGER").list_objects_v2(Bucket=BUCKET)
+    assert caught.value.response["Error"]["Code"] == "InvalidAccessKeyId"
+    assert _s3().get_object(Bucket=BUCKET, Key=key)["Body"].read() == b"secret bytes"

@@ -22,7 +22,13 @@ from werkzeug.test import Client, EnvironBuilder
 
 from infra.local import s3_checks
 from infra.local.s3_checks import S3Error, SignedRequest
-from infra.local.strict_s3 import StrictS3, read_signed_request, request_headers, signing_service
+from infra.local.strict_s3 import (
+    StrictS3,
+    is_s3_request,
+    read_signed_request,
+    request_headers,
+    signing_service,
+)
 
 ENDPOINT = "http://127.0.0.1:5000"
 ACCESS_KEY, SECRET = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
@@ -373,6 +379,21 @@ def test_requests_signed_for_s3_are_told_apart_from_others() -> None:
     assert signing_service(_environ("GET", ENDPOINT + "/b/k", {"Authorization": "AWS AK:sig"})) is None
 
 
+def test_s3_requests_are_those_moto_would_serve_as_s3_signed_or_not() -> None:
+    url, headers = _presigned_put()
+    dynamodb = {
+        "Authorization": "AWS4-HMAC-SHA256 Credential=AK/20240101/us-east-1/dynamodb/aws4_request, S=x"
+    }
+    assert is_s3_request(_environ("PUT", url, headers, BODY))
+    assert is_s3_request(_environ("GET", ENDPOINT + "/b/k", {"Authorization": "AWS AK:sig"}))
+    assert is_s3_request(_environ("GET", ENDPOINT + "/b?AWSAccessKeyId=AK&Signature=x&Expires=1"))
+    assert is_s3_request(_environ("PUT", ENDPOINT + "/b/k", body=b"anonymous"))
+    assert is_s3_request(_environ("GET", ENDPOINT + "/"))
+    assert not is_s3_request(_environ("POST", ENDPOINT + "/", dynamodb))
+    assert not is_s3_request(_environ("GET", ENDPOINT + "/moto-api/"))
+    assert not is_s3_request(_environ("OPTIONS", ENDPOINT + "/b/k", {"Origin": "http://x"}))
+
+
 # -- the middleware over a fake moto ---------------------------------------------------------------
 class _FakeMoto:
     def __init__(self) -> None:
@@ -455,3 +476,23 @@ def test_requests_for_other_services_pass_untouched_and_unread() -> None:
     original = environ["wsgi.input"]
     assert b"".join(StrictS3(moto, {})(environ, lambda s, h: None)) == b"stored"
     assert moto.seen == [(b'{"TableName": "t"}', "18", original)]
+
+
+@pytest.mark.parametrize(
+    ("url", "headers", "status", "code"),
+    [
+        (ENDPOINT + "/b/k", {"Authorization": "AWS AKIDEXAMPLE:c2lnbmF0dXJl"}, 400, "InvalidRequest"),
+        (ENDPOINT + "/b/k?AWSAccessKeyId=AKIDEXAMPLE&Signature=x&Expires=1", {}, 400, "InvalidRequest"),
+        (ENDPOINT + "/b/k", {"Authorization": "AWS4-ECDSA-P256-SHA256 Credential=x"}, 400, "InvalidRequest"),
+        (ENDPOINT + "/b/k", {}, 403, "AccessDenied"),
+        (ENDPOINT + "/b?list-type=2", {}, 403, "AccessDenied"),
+    ],
+    ids=["sigv2-header", "sigv2-query", "sigv4a", "unsigned-put", "anonymous-list"],
+)
+def test_anything_but_sigv4_is_refused_before_moto(
+    url: str, headers: dict[str, str], status: int, code: str
+) -> None:
+    client, moto = _strict()
+    response = client.open(_builder("PUT" if "list" not in url else "GET", url, headers, b"bytes"))
+    assert (response.status_code, _xml(response.data).findtext("Code")) == (status, code)
+    assert moto.seen == []
