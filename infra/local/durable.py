@@ -15,6 +15,13 @@ Ordering and durability:
 - A record is length-prefixed and CRC-checked: a record torn by a kill is cut off at replay, and
   since its request never got a response, no acknowledged write is lost.
 
+Replay rebuilds the same state, ids included: a record also keeps the ids the emulator generated in
+its answer (a multipart upload's id, an object version's), read by a ``MadeIds`` port, and after
+replaying the request the port makes the emulator's state carry the logged ids again, so the later
+records, and the clients, still name what they named. A record that cannot be replayed (refused,
+raising, or corrupt with whole records after it) is reported by its number and byte offset and
+skipped: the emulator always starts.
+
 SQS is not logged: queues are recreated from the template at start, and change messages are
 hints that clients recover from by cursor.
 """
@@ -23,26 +30,53 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import logging
 import os
-import struct
 import sys
 import threading
 import time
-import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+from infra.local.write_log import (
+    Record,
+    WriteLog,
+    decode,
+    decode_record,
+    encode,
+    frame,
+    fsync_dir,
+    read_records,
+    scan,
+)
+
+# The log's file format lives in write_log; these names are used from here too.
+__all__ = [
+    "LOG_NAME",
+    "Durable",
+    "MadeIds",
+    "NoMadeIds",
+    "Record",
+    "Replayed",
+    "WriteLog",
+    "decode",
+    "decode_record",
+    "encode",
+    "frame",
+    "fsync_dir",
+    "read_records",
+    "scan",
+    "service_of",
+]
 
 log = logging.getLogger("driftbox.local.durable")
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+Headers = list[tuple[str, str]]
 
 LOG_NAME = "aws-writes.log"
-_FRAME = struct.Struct("<II")  # payload length, CRC-32 of the payload
-_HEADER_LEN = struct.Struct("<I")
 _DYNAMODB_WRITES = frozenset(
     {
         "PutItem",
@@ -61,6 +95,28 @@ _DYNAMODB_WRITES = frozenset(
 )
 _S3_WRITE_METHODS = frozenset({"PUT", "POST", "DELETE"})
 _S3_STRIPES = 64
+
+
+class MadeIds(Protocol):
+    """The ids an emulator makes up in its answers: read them, and make a replay reuse them."""
+
+    def made(self, environ: dict[str, str], headers: Headers, answer: bytes) -> dict[str, Any]: ...
+
+    def restore(
+        self, environ: dict[str, str], logged: dict[str, Any], headers: Headers, answer: bytes
+    ) -> None: ...
+
+
+class NoMadeIds:
+    """For a service whose answers carry no id that a later request names."""
+
+    def made(self, environ: dict[str, str], headers: Headers, answer: bytes) -> dict[str, Any]:
+        return {}
+
+    def restore(
+        self, environ: dict[str, str], logged: dict[str, Any], headers: Headers, answer: bytes
+    ) -> None:
+        return None
 
 
 def service_of(environ: dict[str, Any]) -> str:
@@ -88,119 +144,6 @@ def _kept_environ(environ: dict[str, Any]) -> dict[str, str]:
         for key, value in environ.items()
         if isinstance(value, str) and (key.isupper() or key == "wsgi.url_scheme")
     }
-
-
-def encode(environ: dict[str, str], body: bytes) -> bytes:
-    header = json.dumps(environ, separators=(",", ":")).encode()
-    return frame(_HEADER_LEN.pack(len(header)) + header + body)
-
-
-def frame(payload: bytes) -> bytes:
-    """A record as it is written to the log: length, checksum, payload."""
-    return _FRAME.pack(len(payload), zlib.crc32(payload)) + payload
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def decode(payload: bytes) -> tuple[dict[str, str], bytes]:
-    (header_len,) = _HEADER_LEN.unpack_from(payload)
-    start = _HEADER_LEN.size
-    environ: dict[str, str] = json.loads(payload[start : start + header_len])
-    return environ, payload[start + header_len :]
-
-
-def read_records(path: Path) -> Iterator[tuple[int, bytes]]:
-    """Yield (end offset, payload) for each whole record; stop at the first torn or corrupt one."""
-    with path.open("rb") as file:
-        offset = 0
-        while True:
-            frame = file.read(_FRAME.size)
-            if len(frame) < _FRAME.size:
-                return
-            length, crc = _FRAME.unpack(frame)
-            payload = file.read(length)
-            if len(payload) < length or zlib.crc32(payload) != crc:
-                return
-            offset += _FRAME.size + length
-            yield offset, payload
-
-
-class WriteLog:
-    """An append-only file with group commit: ``append`` then ``wait_durable``.
-
-    Without fsync a record is as durable as it gets once written, and no thread is woken for it.
-    """
-
-    def __init__(self, path: Path, *, fsync: bool = True) -> None:
-        self.path = path
-        self._fsync = fsync
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        self._append_lock = threading.Lock()
-        self._lock = threading.Lock()
-        self._appended = threading.Condition(self._lock)  # the flusher waits for records
-        self._synced = threading.Condition(self._lock)  # writers wait for their record's fsync
-        self._tail = self._durable = os.fstat(self._fd).st_size
-        self._closed = False
-        self.syncs = 0
-        self._flusher = threading.Thread(target=self._flush_forever, name="write-log-fsync", daemon=True)
-        if fsync:
-            self._flusher.start()
-
-    @property
-    def tail(self) -> int:
-        return self._tail
-
-    def append(self, record: bytes) -> int:
-        """Write a record (not yet durable); return the offset that must be durable for it."""
-        with self._append_lock:
-            view = memoryview(record)
-            while view:
-                view = view[os.write(self._fd, view) :]
-            with self._lock:
-                self._tail += len(record)
-                end = self._tail
-                if self._fsync:
-                    self._appended.notify()
-                else:
-                    self._durable = end
-        return end
-
-    def wait_durable(self, offset: int) -> None:
-        with self._lock:
-            while self._durable < offset and not self._closed:
-                self._synced.wait()
-
-    def _flush_forever(self) -> None:
-        while True:
-            with self._lock:
-                while self._durable >= self._tail and not self._closed:
-                    self._appended.wait()
-                if self._closed:
-                    return
-                target = self._tail
-            os.fdatasync(self._fd)
-            self.syncs += 1
-            with self._lock:
-                self._durable = max(self._durable, target)
-                self._synced.notify_all()
-
-    def close(self) -> None:
-        with self._append_lock:
-            os.fsync(self._fd)
-            with self._lock:
-                self._durable = self._tail
-                self._closed = True
-                self._appended.notify_all()
-                self._synced.notify_all()
-            os.close(self._fd)
-        if self._fsync:
-            self._flusher.join()
 
 
 @dataclass(frozen=True)
@@ -249,8 +192,17 @@ def _wsgi_environ(kept: dict[str, str], body: bytes) -> dict[str, Any]:
 class Durable:
     """The WSGI layer: logs acknowledged writes, replays them at start."""
 
-    def __init__(self, app: WSGIApp, data_dir: Path, *, dynamodb_lock: Any, fsync: bool = True) -> None:
+    def __init__(
+        self,
+        app: WSGIApp,
+        data_dir: Path,
+        *,
+        dynamodb_lock: Any,
+        fsync: bool = True,
+        made_ids: dict[str, MadeIds] | None = None,
+    ) -> None:
         self._app = app
+        self._made_ids = made_ids or {}  # by service
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self._path = data_dir / LOG_NAME
         self._dynamodb_lock = dynamodb_lock
@@ -263,15 +215,18 @@ class Durable:
         started = time.monotonic()
         records = failed = good_end = 0
         if self._path.exists():
-            for end, payload in read_records(self._path):
-                good_end = end
-                kept, body = decode(payload)
-                status, _, answer = _call(self._app, _wsgi_environ(kept, body))
+            for number, record in enumerate(scan(self._path), start=1):
+                good_end = record.end
                 records += 1
-                if not status.startswith("2"):
+                problem = self._replay_one(record)
+                if problem:
                     failed += 1
                     log.warning(
-                        "replay: %s %s -> %s %s", kept.get("REQUEST_METHOD"), status, "", answer[:200]
+                        "replay: record %d at byte %d of %s skipped: %s",
+                        number,
+                        record.start,
+                        self._path.name,
+                        problem,
                     )
             size = self._path.stat().st_size
         else:
@@ -284,6 +239,27 @@ class Durable:
                 os.fsync(file.fileno())
         self._log = WriteLog(self._path, fsync=self._fsync)
         return Replayed(records, failed, good_end, time.monotonic() - started, cut)
+
+    def _replay_one(self, record: Record) -> str | None:
+        """Apply one record; what went wrong if it could not be applied."""
+        if record.payload is None:
+            return "its checksum does not match (damaged in place)"
+        try:
+            kept, body, logged_ids = decode_record(record.payload)
+        except ValueError as exc:
+            return str(exc)
+        what = f"{kept.get('REQUEST_METHOD')} {kept.get('PATH_INFO')}?{kept.get('QUERY_STRING', '')}"
+        try:
+            status, headers, answer = _call(self._app, _wsgi_environ(kept, body))
+            if not status.startswith("2"):
+                return f"{what} -> {status} {answer[:200]!r}"
+            self._ids_of(kept).restore(kept, logged_ids, headers, answer)
+        except Exception as exc:  # one bad record must not keep the emulator down
+            return f"{what} raised {exc!r}"
+        return None
+
+    def _ids_of(self, kept: dict[str, str]) -> MadeIds:
+        return self._made_ids.get(service_of(kept)) or NoMadeIds()
 
     def close(self) -> None:
         if self._log is not None:
@@ -312,7 +288,8 @@ class Durable:
         with lock:
             status, headers, answer = _call(self._app, _wsgi_environ(kept, body) | _extras(environ))
             if is_write and status.startswith("2"):
-                must_be_durable = self._log.append(encode(kept, body))
+                made_ids = self._ids_of(kept).made(kept, headers, answer)
+                must_be_durable = self._log.append(encode(kept, body, made_ids))
             else:
                 must_be_durable = self._log.tail
         self._log.wait_durable(must_be_durable)

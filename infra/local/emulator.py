@@ -10,7 +10,8 @@ dispatcher lists its own package folder on every request: we list it once.
 
 In front of moto sit two WSGI layers: ``StrictS3`` (signatures, expiry and checksums, as S3 checks
 them) and, when a data folder is given, ``Durable`` (a log of acknowledged writes, replayed at
-start). Replay goes below ``StrictS3``: a URL that has since expired was valid when it was served.
+start, with the ids moto's S3 made up given back to it: ``s3_ids``). Replay goes below ``StrictS3``:
+a URL that has since expired was valid when it was served.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from infra.local import dynamodb_params, dynamodb_shortcuts, s3_listing
 from infra.local.durable import Durable, Replayed
 from infra.local.forward import Forward
+from infra.local.s3_ids import S3Ids
 from infra.local.s3_put import PlainPuts
 from infra.local.strict_s3 import StrictS3
 from infra.local.wsgi_server import WsgiServer
@@ -173,7 +175,7 @@ def start(
     durable = replayed = None
     app = _moto_app()
     if data_dir is not None:
-        durable = Durable(app, data_dir, dynamodb_lock=_DYNAMODB_LOCK, fsync=fsync)
+        durable = Durable(app, data_dir, dynamodb_lock=_DYNAMODB_LOCK, fsync=fsync, made_ids={"s3": S3Ids()})
         replayed = durable.replay()
         app = durable
     front: Any = StrictS3(app)

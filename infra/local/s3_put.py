@@ -111,7 +111,7 @@ def _put(environ: Environ) -> list[tuple[str, str]] | None:
     checksum = headers.get(checksum_header)
     if algorithm and not checksum:
         return None  # moto computes it or finds it in an aws-chunked body
-    backend = _backend(access_key, region)
+    backend = s3_backend(access_key, region)
     try:
         bucket = backend.get_bucket(bucket_name)
     except S3ClientError:
@@ -170,6 +170,7 @@ def _plain_target(environ: Environ) -> tuple[str, str, str, str] | None:
     return path.group(1), path.group(2), scope[0], scope[2]
 
 
-def _backend(access_key: str, region: str) -> S3Backend:
+def s3_backend(access_key: str, region: str) -> S3Backend:
+    """moto's S3 backend for the account of an access key, in the partition of a region."""
     backend: S3Backend = s3_backends[get_account_id_from(access_key)][get_partition(region)]
     return backend

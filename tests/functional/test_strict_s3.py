@@ -10,6 +10,7 @@ import os
 import socket
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -351,11 +352,12 @@ def test_header_signed_reads_are_checked_against_the_key_too() -> None:
     key = f"reads/{os.urandom(4).hex()}"
     _s3().put_object(Bucket=BUCKET, Key=key, Body=b"secret bytes")
     forged = _s3(secret="not the emulator's secret")
-    for call in [
+    calls: list[Callable[[], Any]] = [
         lambda: forged.get_object(Bucket=BUCKET, Key=key),
         lambda: forged.list_objects_v2(Bucket=BUCKET),
         lambda: forged.delete_object(Bucket=BUCKET, Key=key),
-    ]:
+    ]
+    for call in calls:
         with pytest.raises(ClientError) as caught:
             call()
         assert caught.value.response["Error"]["Code"] == "SignatureDoesNotMatch"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import logging
+import os
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -19,7 +21,10 @@ DYNAMODB_AUTH = S3_AUTH.replace("/s3/", "/dynamodb/")
 
 
 class Store:
-    """A tiny WSGI key-value service: PUT stores, GET reads, DELETE of a missing key is 404."""
+    """A tiny WSGI key-value service: PUT stores, GET reads, DELETE of a missing key is 404.
+
+    A body of ``boom`` raises, as moto does when a request names an id it never made.
+    """
 
     def __init__(self) -> None:
         self.items: dict[str, bytes] = {}
@@ -29,6 +34,8 @@ class Store:
         self.calls += 1
         path, method = environ["PATH_INFO"], environ["REQUEST_METHOD"]
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        if body == b"boom":
+            raise KeyError(path)  # as moto does for an id it never made
         if method == "PUT":
             self.items[path] = body
             start_response("200 OK", [])
@@ -186,3 +193,129 @@ def test_a_single_process_log_is_split_by_service_once(tmp_path: Path) -> None:
     assert kept("dynamodb") == [records[1], records[3]]
     aws_services.split_legacy_log(tmp_path)  # nothing left to split: the new logs stay as they are
     assert kept("s3") == [records[0], records[2]]
+
+
+class Uploads:
+    """A WSGI service that makes up ids: POST starts an upload under a random id, PUT /<id> adds to it."""
+
+    def __init__(self) -> None:
+        self.uploads: dict[str, bytes] = {}
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        if environ["REQUEST_METHOD"] == "POST":
+            upload_id = os.urandom(8).hex()
+            self.uploads[upload_id] = b""
+            start_response("200 OK", [("X-Upload-Id", upload_id)])
+            return [b""]
+        upload_id = environ["PATH_INFO"].rsplit("/", 1)[-1]
+        self.uploads[upload_id] += body  # a KeyError for an id it never made, as moto's
+        start_response("200 OK", [])
+        return [b""]
+
+
+class UploadIds:
+    """The port for ``Uploads``: the id is in a header; a replayed upload is renamed to the logged id."""
+
+    def __init__(self, service: Uploads) -> None:
+        self.service = service
+
+    def made(self, environ: dict[str, str], headers: list[tuple[str, str]], answer: bytes) -> dict[str, Any]:
+        found = [value for name, value in headers if name == "X-Upload-Id"]
+        return {"upload_id": found[0]} if found else {}
+
+    def restore(
+        self, environ: dict[str, str], logged: dict[str, Any], headers: list[tuple[str, str]], answer: bytes
+    ) -> None:
+        now = self.made(environ, headers, answer)
+        if logged and now != logged:
+            self.service.uploads[logged["upload_id"]] = self.service.uploads.pop(now["upload_id"])
+
+
+def uploads_layer(tmp_path: Path) -> tuple[Uploads, durable.Durable]:
+    service = Uploads()
+    wrapped = durable.Durable(
+        service, tmp_path, dynamodb_lock=threading.RLock(), made_ids={"s3": UploadIds(service)}
+    )
+    wrapped.replay()
+    return service, wrapped
+
+
+def _start_upload(app: Any) -> str:
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/bucket/big?uploads",
+        "HTTP_AUTHORIZATION": S3_AUTH,
+        "CONTENT_LENGTH": "0",
+        "wsgi.input": io.BytesIO(b""),
+    }
+    headers: list[tuple[str, str]] = []
+    b"".join(app(environ, lambda status, answer: headers.extend(answer)))
+    return dict(headers)["X-Upload-Id"]
+
+
+def test_ids_the_service_made_are_the_same_after_replay(tmp_path: Path) -> None:
+    _service, wrapped = uploads_layer(tmp_path)
+    upload_id = _start_upload(wrapped)
+    assert request(wrapped, "PUT", f"/bucket/big/{upload_id}", b"part 1,")[0] == "200 OK"
+    wrapped.close()
+
+    restored, again = uploads_layer(tmp_path)
+    assert restored.uploads == {upload_id: b"part 1,"}  # replayed under the id the client holds
+    assert request(again, "PUT", f"/bucket/big/{upload_id}", b"part 2")[0] == "200 OK"
+    again.close()
+    final, third = uploads_layer(tmp_path)
+    assert final.uploads == {upload_id: b"part 1,part 2"}
+    third.close()
+
+
+def _records_at(path: Path) -> list[int]:
+    return [record.start for record in durable.scan(path)]
+
+
+def test_a_record_that_cannot_be_replayed_is_reported_by_position_and_skipped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    log_path = tmp_path / durable.LOG_NAME
+    put = {"REQUEST_METHOD": "PUT", "HTTP_AUTHORIZATION": S3_AUTH}
+    log_path.write_bytes(
+        durable.encode(put | {"PATH_INFO": "/bucket/a"}, b"alpha")
+        + durable.encode(put | {"PATH_INFO": "/bucket/never-made"}, b"boom")  # raises, as moto did
+        + durable.frame(b"\x05\x00\x00\x00{not json")  # a sound frame around a malformed header
+        + durable.encode(put | {"PATH_INFO": "/bucket/b"}, b"beta")
+    )
+    starts = _records_at(log_path)
+
+    with caplog.at_level(logging.WARNING, logger="driftbox.local.durable"):
+        store = Store()
+        wrapped = durable.Durable(store, tmp_path, dynamodb_lock=threading.RLock())
+        replayed = wrapped.replay()
+    assert (replayed.records, replayed.failed, replayed.cut_bytes) == (4, 2, 0)
+    assert store.items == {"/bucket/a": b"alpha", "/bucket/b": b"beta"}
+    warnings = [r.getMessage() for r in caplog.records]
+    assert f"record 2 at byte {starts[1]} of {durable.LOG_NAME} skipped" in warnings[0]
+    assert "KeyError" in warnings[0]
+    assert f"record 3 at byte {starts[2]}" in warnings[1]
+    assert request(wrapped, "PUT", "/bucket/c", b"gamma")[0] == "200 OK"  # it serves, and logs on
+    wrapped.close()
+
+
+def test_a_record_damaged_in_place_is_skipped_and_the_ones_after_it_kept(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    log_path = tmp_path / durable.LOG_NAME
+    put = {"REQUEST_METHOD": "PUT", "HTTP_AUTHORIZATION": S3_AUTH}
+    records = [durable.encode(put | {"PATH_INFO": f"/bucket/{name}"}, name.encode()) for name in "abc"]
+    damaged = bytearray(records[1])
+    damaged[-1] ^= 0xFF
+    log_path.write_bytes(records[0] + bytes(damaged) + records[2])
+
+    with caplog.at_level(logging.WARNING, logger="driftbox.local.durable"):
+        store = Store()
+        wrapped = durable.Durable(store, tmp_path, dynamodb_lock=threading.RLock())
+        replayed = wrapped.replay()
+    wrapped.close()
+    assert store.items == {"/bucket/a": b"a", "/bucket/c": b"c"}
+    assert (replayed.failed, replayed.cut_bytes) == (1, 0)
+    assert f"record 2 at byte {len(records[0])}" in caplog.records[0].getMessage()
+    assert log_path.read_bytes().startswith(records[0] + bytes(damaged) + records[2])
