@@ -14,7 +14,6 @@ import hashlib
 import multiprocessing as mp
 import os
 import signal
-import socket
 import statistics
 import sys
 import tempfile
@@ -30,6 +29,8 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import requests
+
+from infra.local.ports import free_port, free_ports
 
 FILE_BYTES = 1024
 FILES_PER_FOLDER = 100
@@ -89,21 +90,22 @@ def _serve(control: Connection, api_port: int, aws_port: int, log_path: str) -> 
     threading.Thread(target=answer, daemon=True).start()
     from infra.local import serve
 
-    ports = ["--port", str(api_port), "--aws-port", str(aws_port), "--ws-port", str(_free_port())]
+    ports = [
+        "--port",
+        str(api_port),
+        "--aws-port",
+        str(aws_port),
+        "--ws-port",
+        str(free_port(avoid=(api_port, aws_port))),
+    ]
     serve.main(["--in-memory", "--aws-in-process", *ports])  # counted in this process
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Stack:
     """The child process holding the local stack, and the way to read its request counts."""
 
     def __init__(self) -> None:
-        self.api_port, self.aws_port = _free_port(), _free_port()
+        self.api_port, self.aws_port = free_ports(2)
         self.base_url = f"http://127.0.0.1:{self.api_port}"
         fd, self.log_path = tempfile.mkstemp(prefix="driftbox-bench-", suffix=".log")
         os.close(fd)

@@ -3,20 +3,8 @@
 from __future__ import annotations
 
 import os
-import socket
 
-
-def _free_ports(count: int) -> list[int]:
-    """Ports free now, and distinct: all are held until each is known."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
+from infra.local.ports import free_ports
 
 _TABLES = (
     "users emails devices tokens throttle memberships namespaces paths revisions journal chunks "
@@ -24,7 +12,7 @@ _TABLES = (
 )
 
 # Before any chalicelib import: Settings are read once, at import.
-_moto_port, _gateway_port = _free_ports(2)
+_moto_port, _gateway_port = free_ports(2)
 os.environ.setdefault("DRIFTBOX_TEST_MOTO_PORT", str(_moto_port))
 # The WebSocket gateway the functional tests start: the app's @connections client goes there.
 os.environ.setdefault("DRIFTBOX_TEST_GATEWAY_PORT", str(_gateway_port))

@@ -20,10 +20,11 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Collection
 from pathlib import Path
 
 from infra.local import durable
-from infra.local.child import free_port
+from infra.local.ports import free_port
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 SPLIT = {"s3": "s3", "dynamodb": "dynamodb", "sqs": "dynamodb"}  # service -> the process holding it
@@ -139,8 +140,14 @@ def split_legacy_log(data_dir: Path) -> None:
     durable.fsync_dir(data_dir)
 
 
-def start(host: str, port: int, *, data_dir: Path | None, fsync: bool = True) -> Services:
-    """Start both processes (S3 on ``port``) and wait until both have replayed their data."""
+def start(
+    host: str, port: int, *, data_dir: Path | None, fsync: bool = True, promised: Collection[int] = ()
+) -> Services:
+    """Start both processes (S3 on ``port``) and wait until both have replayed their data.
+
+    DynamoDB's port is picked here, clear of ``port`` and of ``promised`` (the stack's other ports,
+    not yet bound).
+    """
 
     def command(name: str, at: int, *extra: str) -> list[str]:
         where = ["--data-dir", str(data_dir / name)] if data_dir is not None else []
@@ -160,7 +167,7 @@ def start(host: str, port: int, *, data_dir: Path | None, fsync: bool = True) ->
     if data_dir is not None:
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         split_legacy_log(data_dir)
-    dynamodb_port = free_port()
+    dynamodb_port = free_port(host, avoid={port, *promised})
     dynamodb_url = f"http://{host}:{dynamodb_port}"
     elsewhere = [f"--elsewhere={s}={dynamodb_url}" for s, owner in SPLIT.items() if owner == "dynamodb"]
     dynamodb = EmulatorProcess(command("dynamodb", dynamodb_port))

@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
+from infra.local.ports import free_ports
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class LocalStack:
@@ -35,7 +30,7 @@ class LocalStack:
         self.project_dir = project_dir
         self.extra_args = extra_args
         self.env = env or {}
-        self.port, self.ws_port, self.aws_port = free_port(), free_port(), free_port()
+        self.port, self.ws_port, self.aws_port = free_ports(3)
         self.api = f"http://127.0.0.1:{self.port}"
         self.ws = f"ws://127.0.0.1:{self.ws_port}"
         self.aws = f"http://127.0.0.1:{self.aws_port}"

@@ -157,7 +157,13 @@ def main(argv: list[str] | None = None) -> None:
         if args.aws_in_process:
             aws = emulator.start(args.host, args.aws_port, data_dir=data_dir, fsync=not args.no_fsync)
         else:
-            aws = aws_services.start(args.host, args.aws_port, data_dir=data_dir, fsync=not args.no_fsync)
+            aws = aws_services.start(
+                args.host,
+                args.aws_port,
+                data_dir=data_dir,
+                fsync=not args.no_fsync,
+                promised=(args.port, args.ws_port),
+            )
             os.environ.update(aws.endpoints())
         running.callback(aws.stop)
         if aws.replayed is not None:

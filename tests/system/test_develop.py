@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 import requests
 
-from infra.local.child import PROJECT_DIR, LocalStack, free_port
+from infra.local.child import PROJECT_DIR, LocalStack
+from infra.local.ports import free_port
 from tests.system.conftest import Client, wait_for
 
 
