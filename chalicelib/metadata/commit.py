@@ -46,9 +46,9 @@ def _replay(stored: answers.Answer, expected_hash: str) -> dict[str, Any]:
     return stored.response
 
 
-def verify_chunks(namespace_id: str, ops: list[Op]) -> None:
-    """Every chunk a put names must be granted, or stored under the namespace with its size."""
-    wanted = sized_chunks(op.content for op in ops if isinstance(op, PutOp))
+def verify_chunks(namespace_id: str, wanted: dict[str, int]) -> None:
+    """Every chunk the puts name (``wanted``: hash -> size) must be granted, or stored under the
+    namespace with its size."""
     if not wanted:
         return
     granted = grants.granted_chunks(namespace_id, wanted)
@@ -129,10 +129,11 @@ def _land(
     answer_key: str | None = None,
     answer_hash: str = "",
 ) -> dict[str, Any]:
-    verify_chunks(namespace_id, ops)
+    wanted = sized_chunks(op.content for op in ops if isinstance(op, PutOp))
+    verify_chunks(namespace_id, wanted)
     response = apply_ops(principal, namespace_id, ops, answer_key=answer_key, answer_hash=answer_hash)
     # Now in the namespace's usage: no longer counted against what it may be offered (chunks/service).
-    grants.settle_offers(namespace_id, sized_chunks(op.content for op in ops if isinstance(op, PutOp)))
+    grants.settle_offers(namespace_id, wanted)
     return response
 
 

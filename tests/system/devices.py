@@ -3,13 +3,18 @@ would run it, against a local stack."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
-from infra.local.child import LocalStack
+import boto3
+from driftbox.synchronizer import MARKER
+
+from infra.local.child import PROJECT_DIR, LocalStack
 
 DRIFTBOX = str(Path(sys.executable).with_name("driftbox"))
 PASSWORD = "correct horse battery"
@@ -45,9 +50,9 @@ class Device:
         return self.folder / relative
 
 
-def new_user(stack: LocalStack, base: Path, *names: str) -> list[Device]:
+def new_user(stack: LocalStack, base: Path, *names: str, email: str | None = None) -> list[Device]:
     """A new account with a device per name, each logged in and linked to its own folder."""
-    email = f"u{uuid.uuid4().hex[:10]}@example.com"
+    email = email or f"u{uuid.uuid4().hex[:10]}@example.com"
     devices = [Device(stack, base, name) for name in names]
     devices[0].run("signup", email)
     for device in devices:
@@ -69,3 +74,22 @@ def tree(folder: Path) -> dict[str, bytes | None]:
         relative = path.relative_to(folder).as_posix()
         found[relative] = path.read_bytes() if path.is_file() else None
     return found
+
+
+def files(device: Device) -> dict[str, bytes]:
+    """The device's synced files (the folder's marker left out), by relative path."""
+    return {k: v for k, v in tree(device.folder).items() if v is not None and k != MARKER}
+
+
+def stack_dynamodb(stack: LocalStack) -> tuple[Any, dict[str, str]]:
+    """A DynamoDB client on the stack's emulator, and the stack's table names by variable
+    (``PATHS_TABLE``...): for the tests that write rows no API request may write."""
+    stage = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())["stages"]["dev"]
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=stack.aws,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    return client, stage["environment_variables"]

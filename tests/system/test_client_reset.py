@@ -8,11 +8,10 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 
-from infra.local.child import PROJECT_DIR, LocalStack
-from tests.system.devices import Device, new_user, tree
+from infra.local.child import LocalStack
+from tests.system.devices import Device, files, new_user, stack_dynamodb
 
 
 @pytest.fixture(scope="module")
@@ -22,24 +21,12 @@ def stack() -> Iterator[LocalStack]:
     started.kill()
 
 
-def files(device: Device) -> dict[str, bytes]:
-    return {k: v for k, v in tree(device.folder).items() if v is not None and k != ".driftbox"}
-
-
 def forget_every_cursor(stack: LocalStack, device: Device) -> None:
     """A new epoch on the namespace's row in the stack's DynamoDB: every cursor given out is void."""
-    stage = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())["stages"]["dev"]
-    table = stage["environment_variables"]["NAMESPACES_TABLE"]
+    dynamodb, tables = stack_dynamodb(stack)
     namespace_id = json.loads((device.home / "settings.json").read_text())["namespace_id"]
-    dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=stack.aws,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
     dynamodb.update_item(
-        TableName=table,
+        TableName=tables["NAMESPACES_TABLE"],
         Key={"namespace_id": {"S": namespace_id}},
         UpdateExpression="SET epoch = :epoch",
         ConditionExpression="attribute_exists(namespace_id)",

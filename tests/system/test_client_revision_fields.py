@@ -12,13 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from infra.local.child import PROJECT_DIR, LocalStack
+from infra.local.child import LocalStack
 from tests.functional.files import commit, put_op, upload
 from tests.system.conftest import Client
-from tests.system.devices import PASSWORD, Device, converge
+from tests.system.devices import PASSWORD, Device, converge, files, new_user, stack_dynamodb
 
 SPEC_EXAMPLE_MTIME_NS = 1732450000123456789  # docs/openapi.yaml's own example
 CORRUPT_MTIME_NS = 10**30
@@ -34,26 +33,15 @@ def stack() -> Iterator[LocalStack]:
 def user(stack: LocalStack, base: Path, *names: str) -> tuple[list[Device], Client]:
     """Devices of one new account, each linked to its own folder, and the account's API client."""
     email = f"u{uuid.uuid4().hex[:10]}@example.com"
-    devices = [Device(stack, base, name) for name in names]
-    devices[0].run("signup", email)
-    for device in devices:
-        device.run("login", email, "--device", device.name)
-        device.run("link", str(device.folder))
-    return devices, Client(stack.api).log_in(email, PASSWORD, device="script")
+    return new_user(stack, base, *names, email=email), Client(stack.api).log_in(
+        email, PASSWORD, device="script"
+    )
 
 
 def corrupt_mtime(stack: LocalStack, namespace_id: str, path: str, mtime_ns: int) -> None:
     """Give ``path``'s stored revision an mtime no API request may carry (as data written by an
     older server, which took any integer), in the stack's tree rows and journal."""
-    tables = json.loads((PROJECT_DIR / ".chalice" / "config.json").read_text())["stages"]["dev"]
-    tables = tables["environment_variables"]
-    dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=stack.aws,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    dynamodb, tables = stack_dynamodb(stack)
     key = {":n": {"S": namespace_id}}
     rows = dynamodb.query(
         TableName=tables["PATHS_TABLE"],
@@ -76,14 +64,6 @@ def corrupt_mtime(stack: LocalStack, namespace_id: str, path: str, mtime_ns: int
                 e.update({"n": mtime_ns} | ({"t": mtime_ns} if "t" in e else {}))
             record["body"] = {"B": zlib.compress(json.dumps(entries).encode())}
             dynamodb.put_item(TableName=tables["JOURNAL_TABLE"], Item=record)
-
-
-def files(device: Device) -> dict[str, bytes]:
-    return {
-        p.relative_to(device.folder).as_posix(): p.read_bytes()
-        for p in device.folder.rglob("*")
-        if p.is_file() and p.name != ".driftbox"
-    }
 
 
 def test_a_spec_mtime_syncs_exactly_and_an_unusable_entry_holds_back_only_itself(
