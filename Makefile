@@ -19,8 +19,11 @@ run: $(STAMP)
 dev: $(STAMP)
 	$(BIN)/python -m infra.local.develop
 
+# Two workers, each given whole test files (module-scoped stacks start once): the system tests mostly
+# wait on processes and sockets, so two share two cores well. TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 test: $(STAMP) lint typecheck cfnlint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -11,11 +11,19 @@ _TABLES = (
     "offers idempotency connections"
 )
 
+# Under pytest-xdist each worker is a process of its own, with its own moto server and stacks: each
+# picks its ports from its own part of the pool (infra/local/ports.py), so no two pick the same one.
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _worker.startswith("gw"):
+    _share, _count = int(_worker.removeprefix("gw")), int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
+    _step = (32_000 - 10_000) // _count
+    os.environ["DRIFTBOX_PORT_RANGE"] = f"{10_000 + _share * _step}-{10_000 + (_share + 1) * _step}"
+
 # Before any chalicelib import: Settings are read once, at import.
 _moto_port, _gateway_port = free_ports(2)
-os.environ.setdefault("DRIFTBOX_TEST_MOTO_PORT", str(_moto_port))
+os.environ["DRIFTBOX_TEST_MOTO_PORT"] = str(_moto_port)
 # The WebSocket gateway the functional tests start: the app's @connections client goes there.
-os.environ.setdefault("DRIFTBOX_TEST_GATEWAY_PORT", str(_gateway_port))
+os.environ["DRIFTBOX_TEST_GATEWAY_PORT"] = str(_gateway_port)
 os.environ.update(
     {
         "AWS_ACCESS_KEY_ID": "testing",

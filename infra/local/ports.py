@@ -5,10 +5,14 @@ outgoing connection and every other ``bind(0)`` draws from. Released again so th
 can bind it, it can be taken by any of those in between: seen in CI as ``Address already in use``
 when a stack's emulator bound a port its parent had just picked for another part. Picking below
 the ephemeral range closes that window: only a listener that names the port itself can take it.
+
+``DRIFTBOX_PORT_RANGE=LOW-HIGH`` narrows the pool, so that processes that pick ports side by side
+(the test suite's workers) draw from pools of their own; a child process inherits its parent's.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import socket
 from collections.abc import Collection
@@ -20,6 +24,9 @@ _DEFAULT_EPHEMERAL_START = 32_768  # Linux's default, and what BSD and macOS sta
 
 
 def _pool() -> range:
+    if narrowed := os.environ.get("DRIFTBOX_PORT_RANGE"):
+        low, high = (int(end) for end in narrowed.split("-"))
+        return range(low, high)
     try:
         start = int(_EPHEMERAL.read_text().split()[0])
     except (OSError, ValueError, IndexError):

@@ -35,3 +35,8 @@ def test_a_taken_port_is_never_picked(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_promised_ports_are_avoided() -> None:
     promised = set(free_ports(3))
     assert all(free_port(avoid=promised) not in promised for _ in range(200))
+
+
+def test_a_narrowed_pool_is_kept_to(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DRIFTBOX_PORT_RANGE", "20000-20100")
+    assert all(20_000 <= port < 20_100 for port in free_ports(20))
