@@ -22,6 +22,8 @@ from moto.core.request import determine_request_protocol
 from moto.core.utils import get_service_model
 from moto.dynamodb.responses import DynamoHandler
 
+from infra.local.moto_patches import require_written_for
+
 Parse = Callable[[Any], Any]
 
 
@@ -97,6 +99,7 @@ def operation_parser(operation: str) -> Callable[[bytes], dict[str, Any]]:
 
 
 def install() -> None:
+    require_written_for()
     original = DynamoHandler.parse_parameters
     if getattr(original, "_driftbox_compiled", False):
         return

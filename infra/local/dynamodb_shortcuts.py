@@ -24,6 +24,8 @@ from moto.dynamodb.exceptions import ItemSizeTooLarge
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.utilities import bytesize
 
+from infra.local.moto_patches import require_written_for
+
 ITEM_SIZE_LIMIT = 405_000  # moto's: between DynamoDB's documented 400 KB and the 410 KB it takes
 _KEPT = 4096  # expressions remembered; a client's are a handful
 
@@ -124,5 +126,6 @@ def _size_items_once() -> None:
 
 
 def install() -> None:
+    require_written_for()
     _parse_once()
     _size_items_once()

@@ -37,9 +37,10 @@ from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-from infra.local import dynamodb_params, dynamodb_shortcuts, s3_listing
+from infra.local import dynamodb_params, dynamodb_query, dynamodb_shortcuts, s3_listing
 from infra.local.durable import Durable, Replayed
 from infra.local.forward import Forward
+from infra.local.moto_patches import require_written_for
 from infra.local.s3_ids import S3Ids
 from infra.local.s3_put import PlainPuts
 from infra.local.strict_s3 import StrictS3
@@ -144,10 +145,12 @@ class Emulator:
 
 
 def _moto_app() -> Any:
+    require_written_for()  # before any patch: on another moto they may answer wrongly, not fail
     _serialise_dynamodb()
     _cheap_transactions()
     _cached_module_list()
     dynamodb_shortcuts.install()
+    dynamodb_query.install()
     s3_listing.install()
     dynamodb_params.install()
     return PlainPuts(DomainDispatcherApplication(create_backend_app))

@@ -6,8 +6,8 @@ every key of the bucket, sorts the matches and skips to the start, then writes t
 botocore's generic serializer: a page of 1,000 keys cost about 60 ms of the emulator's one core,
 as much as 60 HEADs, and grew with the bucket. Two changes bring it back in line:
 
-- the bucket's key names are kept sorted (re-sorted only when the set of names has changed, which
-  one C-level comparison tells), and a page is found by bisection;
+- the bucket's key names are kept sorted as they are written (``s3_names``), and a page is found
+  by bisection;
 - the answer's XML is written directly (same elements, same escaping).
 
 Listings with a delimiter keep moto's own code.
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import bisect
 import functools
-import itertools
 import threading
 import weakref
 from typing import Any
@@ -25,6 +24,10 @@ from xml.sax.saxutils import escape
 
 from moto.s3.models import FakeDeleteMarker, FakeTableStorageBucket, S3Backend
 from moto.s3.responses import S3Response
+
+from infra.local import s3_names
+from infra.local.moto_patches import require_written_for
+from infra.local.s3_names import SortedKeyStore
 
 _LOCK = threading.Lock()
 
@@ -47,24 +50,38 @@ def _sorted_names(bucket: Any) -> list[str]:
         return cached.ordered
 
 
-def _page(bucket: Any, prefix: str, after: str | None, max_keys: int) -> list[Any]:
-    """Up to ``max_keys + 1`` live keys under ``prefix``, in name order, after ``after``."""
-    names = _sorted_names(bucket)
-    start = bisect.bisect_left(names, prefix)
+def _names_from(bucket: Any, low: str, after: str | None, count: int) -> list[str]:
+    """Up to ``count`` of the bucket's names in order, from the first at or past ``low``, past ``after``."""
+    if isinstance(bucket.keys, SortedKeyStore):
+        return bucket.keys.names_from(low, after, count)
+    names = _sorted_names(bucket)  # a bucket made before install: sorted whenever its names change
+    start = bisect.bisect_left(names, low)
     if after is not None:
         start = max(start, bisect.bisect_right(names, after))
+    return names[start : start + count]
+
+
+def _page(bucket: Any, prefix: str, after: str | None, max_keys: int) -> list[Any]:
+    """Up to ``max_keys + 1`` live keys under ``prefix``, in name order, after ``after``."""
     found: list[Any] = []
-    for name in itertools.islice(names, start, None):
-        if not name.startswith(prefix) or len(found) > max_keys:
+    while len(found) <= max_keys:
+        names = _names_from(bucket, prefix, after, max_keys + 1 - len(found))
+        for name in names:
+            if not name.startswith(prefix):
+                return found
+            key = bucket.keys.get(name)  # the latest version; None if deleted meanwhile
+            if key is not None and not isinstance(key, FakeDeleteMarker):
+                found.append(key)
+        if not names:
             break
-        key = bucket.keys.get(name)  # the latest version; None if deleted meanwhile
-        if key is not None and not isinstance(key, FakeDeleteMarker):
-            found.append(key)
+        after = names[-1]  # deleted names (markers) took places: the next few after the last seen
     return found
 
 
 def install() -> None:
     """Replace moto's ListObjectsV2 (without a delimiter) by the indexed one, and its XML writer."""
+    require_written_for()
+    s3_names.install()
     original = S3Backend.list_objects_v2
     if getattr(original, "_driftbox_indexed", False):
         return
