@@ -1,4 +1,4 @@
-"""The emulator's ListObjectsV2 (infra.local.s3_listing) answers exactly as moto's own code does.
+"""The emulator's ListObjectsV2 (infra.local.s3_listing, s3_names) answers exactly as moto's own code does.
 
 s3_listing replaces moto's listing and its XML writer for the whole process and cannot be undone,
 so these tests switch between the two with ``monkeypatch``, starting from moto's own functions even
@@ -22,8 +22,10 @@ from botocore.handlers import set_list_objects_encoding_type_url
 from moto import mock_aws
 from moto.s3.models import FakeKey, S3Backend, s3_backends
 from moto.s3.responses import S3Response
+from moto.s3.utils import _VersionedKeyStore
 
 from infra.local import s3_listing
+from infra.local.s3_names import SortedKeyStore
 
 SPECIAL = "&<>\"' é/"  # a folder whose name XML must escape, and not ASCII
 FOLDERS = ("", "a/", "a/x/", "b/", "sp ace/", SPECIAL)
@@ -226,3 +228,92 @@ def test_listing_xml_escapes_names_and_they_parse_back_unchanged() -> None:
     assert root.findtext("s3:Contents/s3:Key", namespaces=NAMESPACE) == name
     assert root.findtext("s3:Prefix", namespaces=NAMESPACE) == "a&b<"
     assert root.findtext("s3:IsTruncated", namespaces=NAMESPACE) == "false"
+
+
+def _twin_buckets(s3: Any, use_listing: UseListing, versioned: bool) -> tuple[str, str]:
+    """Two buckets for the same writes: one keeps its names in s3_names' sorted store, one in moto's."""
+    use_listing("s3_listing")  # installs s3_names too: buckets made from here on sort their names
+    indexed, plain = _new_bucket(s3, versioned), _new_bucket(s3, versioned)
+    _backend(plain).get_bucket(plain).keys = _VersionedKeyStore()
+    assert isinstance(_backend(indexed).get_bucket(indexed).keys, SortedKeyStore)
+    return indexed, plain
+
+
+def _write_both(s3: Any, buckets: tuple[str, str], rnd: random.Random, versioned: bool) -> None:
+    """One random write, the same to both buckets: a put, a delete, a version's delete, a batch."""
+    name = rnd.choice(FOLDERS) + "".join(rnd.choices(LEAF_CHARS[:6], k=rnd.randint(1, 3)))
+    roll = rnd.random()
+    if roll < 0.55:
+        body = b"x" * rnd.randrange(4)
+        for bucket in buckets:
+            s3.put_object(Bucket=bucket, Key=name, Body=body)
+    elif roll < 0.75:
+        for bucket in buckets:
+            s3.delete_object(Bucket=bucket, Key=name)
+    elif roll < 0.9 and versioned:
+        place = rnd.randrange(8)
+        for bucket in buckets:  # the same place in each name's history: the ids are each bucket's own
+            versions = _backend(bucket).get_bucket(bucket).keys.getlist(name, [])
+            if versions:
+                version = versions[place % len(versions)]
+                s3.delete_object(Bucket=bucket, Key=name, VersionId=version.version_id)
+    else:
+        names = list(dict.fromkeys([name, *(rnd.choice(EDGE_NAMES) for _ in range(3))]))
+        for bucket in buckets:
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": each} for each in names]})
+
+
+def _comparable(pages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Pages without what twin buckets differ in: their names, times and version ids."""
+    kept = []
+    for page in pages:
+        page = {key: value for key, value in page.items() if key != "Name"}
+        for listed in ("Contents", "Versions", "DeleteMarkers"):
+            if listed in page:
+                page[listed] = [
+                    {k: v for k, v in entry.items() if k not in ("LastModified", "VersionId")}
+                    for entry in page[listed]
+                ]
+        kept.append(page)
+    return kept
+
+
+def _versions(s3: Any, **params: Any) -> list[dict[str, Any]]:
+    pages = []
+    while True:
+        page = s3.list_object_versions(**params)
+        del page["ResponseMetadata"]
+        pages.append(page)
+        if not page["IsTruncated"]:
+            return pages
+        params = {**params, "KeyMarker": page["NextKeyMarker"]}
+        params.pop("VersionIdMarker", None)  # the twins' ids differ: page by key only
+        assert len(pages) <= 250, page
+
+
+@pytest.mark.parametrize("seed", range(2))
+@pytest.mark.parametrize("versioned", [False, True], ids=["plain", "versioned"])
+def test_after_random_writes_every_listing_is_the_one_moto_gives_over_its_own_store(
+    s3: Any, use_listing: UseListing, versioned: bool, seed: int
+) -> None:
+    rnd = random.Random(f"{versioned}-{seed}")
+    indexed, plain = _twin_buckets(s3, use_listing, versioned)
+    for _ in range(15):
+        for _ in range(rnd.randint(1, 12)):
+            _write_both(s3, (indexed, plain), rnd, versioned)
+        params: dict[str, Any] = {"Prefix": rnd.choice(PREFIXES), "MaxKeys": rnd.choice([3, 10, 1000])}
+        if rnd.random() < 0.3:
+            params["Delimiter"] = "/"
+        if rnd.random() < 0.3:
+            params["StartAfter"] = rnd.choice([*EDGE_NAMES, "a/x/3", PAST_ALL])
+        use_listing("s3_listing")
+        ours = _listing(s3, Bucket=indexed, **params)
+        use_listing("moto")
+        assert _comparable(ours) == _comparable(_listing(s3, Bucket=plain, **params)), params
+        store = _backend(indexed).get_bucket(indexed).keys
+        assert store.names_from("", None, 10**6) == sorted(_backend(plain).get_bucket(plain).keys)
+        params.pop("StartAfter", None)
+        del params["MaxKeys"]
+        assert _comparable(_versions(s3, Bucket=indexed, **params)) == _comparable(
+            _versions(s3, Bucket=plain, **params)
+        ), params
