@@ -351,7 +351,7 @@ def _narrow_queries() -> None:
 
         try:
             window = _window(self, args)
-        except Exception:
+        except Exception:  # moto's walk answers, or reports the error itself
             window = None
         if window is None:
             return answer()
@@ -367,6 +367,18 @@ def _narrow_queries() -> None:
     Table.all_items = all_items  # type: ignore[method-assign]
     Table.__init__ = __init__  # type: ignore[method-assign]
     Table.query = query  # type: ignore[method-assign]
+
+
+def _after_update(backend: DynamoDBBackend, table_name: str, key: dict[str, Any]) -> None:
+    try:
+        table = backend.get_table(table_name)
+    except Exception:  # moto refused the table itself: nothing was changed
+        return
+    try:
+        range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+        _reindex(table, (DynamoType(key[table.hash_key_attr]), range_value))
+    except Exception:  # a key moto refused: start the table's indexes over
+        _forget_indexes(table)
 
 
 def _keep_indexes() -> None:
@@ -396,12 +408,7 @@ def _keep_indexes() -> None:
         try:
             return original_update(self, table_name, key, *args, **kwargs)
         finally:  # moto changes the item in place, and may have before refusing
-            table = self.get_table(table_name)
-            try:
-                range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
-                _reindex(table, (DynamoType(key[table.hash_key_attr]), range_value))
-            except Exception:
-                _forget_indexes(table)
+            _after_update(self, table_name, key)
 
     def forgetting(original: Any) -> Any:
         @functools.wraps(original)
