@@ -40,7 +40,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from infra.local import dynamodb_params, dynamodb_query, dynamodb_shortcuts, s3_listing
 from infra.local.durable import Durable, Replayed
 from infra.local.forward import Forward
-from infra.local.moto_patches import require_written_for
+from infra.local.moto_patches import MotoVersionError, require_written_for
 from infra.local.s3_ids import S3Ids
 from infra.local.s3_put import PlainPuts
 from infra.local.strict_s3 import StrictS3
@@ -208,9 +208,12 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
     elsewhere = dict(item.split("=", 1) for item in args.elsewhere)
-    emulator = start(
-        args.host, args.port, data_dir=args.data_dir, fsync=not args.no_fsync, elsewhere=elsewhere
-    )
+    try:
+        emulator = start(
+            args.host, args.port, data_dir=args.data_dir, fsync=not args.no_fsync, elsewhere=elsewhere
+        )
+    except MotoVersionError as exc:
+        sys.exit(f"python -m infra.local.emulator: {exc}")  # the stack shows its children's stderr
     replayed = dataclasses.asdict(emulator.replayed) if emulator.replayed else None
     print("READY " + json.dumps({"url": emulator.url, "replayed": replayed}), flush=True)
 

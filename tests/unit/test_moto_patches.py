@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import moto
 import pytest
 
@@ -43,5 +45,12 @@ def test_the_emulator_and_each_patch_refuse_to_start_on_another_moto(
     monkeypatch: pytest.MonkeyPatch, start: object
 ) -> None:
     monkeypatch.setattr(moto, "__version__", "6.0.0")
-    with pytest.raises(moto_patches.MotoVersionError, match="moto 6.0.0 is installed"):
+    with pytest.raises(moto_patches.MotoVersionError, match=re.escape("moto 6.0.0 is installed")):
         start()  # type: ignore[operator]
+
+
+def test_an_emulator_process_exits_with_the_reason_on_another_moto(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(moto, "__version__", "6.0.0")
+    with pytest.raises(SystemExit) as exited:
+        emulator.main(["--port", "0"])
+    assert "moto 6.0.0 is installed" in str(exited.value.code)
