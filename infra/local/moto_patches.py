@@ -1,10 +1,12 @@
 """The one moto version the emulator's patches of moto's internals were written for, checked at start.
 
-``dynamodb_shortcuts``, ``dynamodb_params``, ``dynamodb_query``, ``s3_listing``, ``s3_put``,
-``s3_ids`` and the patches in ``emulator`` reach into moto's private classes and functions (their
-names, arguments and data structures), and each is held to moto's own answers by tests run on
-this version only. On another version a patch may still import and silently answer differently,
-so each ``install`` calls ``require_written_for`` first, and the emulator refuses to start.
+``dynamodb_shortcuts``, ``dynamodb_params``, ``dynamodb_query``, ``dynamodb_index``,
+``s3_listing``, ``s3_names``, ``s3_put``, ``s3_ids`` and the patches in ``emulator`` reach into
+moto's private classes and functions (their names, arguments and data structures), and each is
+held to moto's own answers by tests run on this version only. On another version a patch may
+still import and silently answer differently, so the emulator checks the version before it
+installs any (``_moto_app``), and each ``install`` checks it too: on another version the emulator
+refuses to start.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ import moto
 import pytest
 
 from infra.local import (
+    dynamodb_index,
     dynamodb_params,
     dynamodb_query,
     dynamodb_shortcuts,
@@ -32,6 +33,7 @@ def test_another_version_is_refused_naming_both_and_what_to_do() -> None:
 
 
 PATCHES = [
+    dynamodb_index.install,
     dynamodb_params.install,
     dynamodb_query.install,
     dynamodb_shortcuts.install,
