@@ -163,6 +163,8 @@ def _save_node(namespace_id: str, node: Node) -> None:
                 _write_node(tx, namespace_id, node)
             return
         except TransactWriteError as exc:
+            if exc.cause_response_code != "TransactionCanceledException":
+                raise
             codes = {r.code for r in exc.cancellation_reasons or [] if r is not None}
             if "ConditionalCheckFailed" in codes:
                 return  # a newer state of the path is stored: it stays
