@@ -14,6 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from chalicelib.accounts import throttle
 from chalicelib.accounts.auth import Principal
 from chalicelib.adapters import accounts as store
+from chalicelib.adapters import keys
 from chalicelib.adapters.models import DeviceModel, NamespaceModel, UserModel
 from chalicelib.domain import accounts, ids, passwords
 from chalicelib.errors import Busy, NotFound, Unauthorized
@@ -69,6 +70,7 @@ def _create_account(email: str, email_key: str, password_hash: str) -> dict[str,
         owner_user_id=user_id,
         quota_bytes=SETTINGS.default_quota_bytes,
         created_at_ms=now_ms,
+        tree_layout=keys.TREE_LAYOUT,  # no row to move: it starts empty
     )
     store.create_user(user, email_key, namespace)
     return {"user_id": user_id, "namespace_id": namespace_id}

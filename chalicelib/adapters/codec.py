@@ -9,6 +9,7 @@ from typing import Any
 
 from chalicelib.adapters import blobs, keys
 from chalicelib.adapters.models import PathModel, RevisionModel
+from chalicelib.domain import paths
 from chalicelib.domain.content import legacy_mtime_ns
 from chalicelib.domain.model import FILE, FOLDER, Content, Entry, Node
 
@@ -122,10 +123,18 @@ def _content_fields(namespace_id: str, content: Content) -> dict[str, Any]:
     }
 
 
+def row_keys(node: Node) -> tuple[str, str]:
+    """The sort key of the node's row, and the other key its path may have a row at (keys.py)."""
+    live, tombstone = keys.path_row(node.path_key), keys.tombstone_row(node.path_key)
+    return (tombstone, live) if node.deleted else (live, tombstone)
+
+
 def node_to_row(namespace_id: str, node: Node) -> PathModel:
+    folder = None if node.deleted else keys.folder_children(namespace_id, paths.parent(node.path_key))
     return PathModel(
         namespace_id,
-        keys.path_row(node.path_key),
+        row_keys(node)[0],
+        folder=folder,
         path=node.path,
         kind=node.kind,
         object_id=node.object_id,

@@ -92,3 +92,25 @@ def path_rows_below(path_key: str) -> str:
     """A sort-key prefix shared by the rows of every path strictly below ``path_key`` (and maybe
     a few others, when it is long: filter by the rows' real paths)."""
     return _utf8_prefix(path_key + "/", _SORT_KEY_PREFIX)
+
+
+# The paths table keeps a path's row at one of two sort keys: a live file or folder at
+# ``path_row`` (every one starts with "/"), a tombstone at ``tombstone_row`` (starting with "#",
+# which sorts before "/"). So the live tree is one key range that holds no tombstone: listings
+# never read them. Rows written before this layout may still hold a tombstone at ``path_row``
+# (docs/architecture.md, "The paths table's two key ranges").
+LIVE_ROWS_START = "/"
+TREE_LAYOUT = 2  # a namespace's ``tree_layout`` once all its rows are laid out so (tree_migration.py)
+_TOMBSTONE_MARK = "#"
+
+
+def tombstone_row(path_key: str) -> str:
+    return _TOMBSTONE_MARK + path_row(path_key)
+
+
+def folder_children(namespace_id: str, folder_key: str) -> str:
+    """The ``by_folder`` index's partition key of a folder's live children (the root's key is "/").
+
+    The namespace id never holds "#", so no folder of one namespace can name another's.
+    """
+    return f"{namespace_id}#{path_row(folder_key)}"

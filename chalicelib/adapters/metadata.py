@@ -14,9 +14,10 @@ import uuid
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters import answers, blobs, codec, keys
 from chalicelib.adapters.models import (
@@ -131,12 +132,17 @@ def _refusal(exc: TransactWriteError, answer: IdempotencyModel | None) -> Except
 
 
 # -- projection ----------------------------------------------------------------------------------
-# Rows of a large commit go in transactions (100 items and 4 MB at most; a row holds up to about
-# 70 KB: a long path and 2,000 inline digests). Up to _PER_ROW_MAX rows, one conditional PutItem
-# each, in parallel, is as quick and costs half the writes (a transactional write counts twice).
+# A path's row is at its live key or its tombstone key (keys.py), so writing a node is two items:
+# its row, put, and the row at its other key, deleted; both on condition that what is stored there
+# is older, in one transaction, so that a slow writer of an older commit can never leave a row
+# beside a newer one (nor overwrite it). Rows of a large commit go 50 nodes to a transaction (100
+# items and 4 MB at most; a row holds up to about 70 KB: a long path and 2,000 inline digests);
+# up to _PER_ROW_MAX nodes each get a transaction of their own, in parallel.
 _TRANSACT_ITEMS = 100
+_ITEMS_PER_NODE = 2
 _TRANSACT_BYTES = 3_000_000
 _PER_ROW_MAX = 8
+_CONFLICT_RETRIES = 8
 
 
 def _newer(node: Node) -> Condition:
@@ -145,18 +151,32 @@ def _newer(node: Node) -> Condition:
     return condition
 
 
+def _write_node(tx: TransactWrite, namespace_id: str, node: Node) -> None:
+    tx.save(codec.node_to_row(namespace_id, node), condition=_newer(node))
+    tx.delete(PathModel(namespace_id, codec.row_keys(node)[1]), condition=_newer(node))
+
+
 def _save_node(namespace_id: str, node: Node) -> None:
-    try:
-        codec.node_to_row(namespace_id, node).save(condition=_newer(node))
-    except PutError as exc:
-        if not _conditional_failed(exc):
-            raise
+    for attempt in range(_CONFLICT_RETRIES):
+        try:
+            with transaction() as tx:
+                _write_node(tx, namespace_id, node)
+            return
+        except TransactWriteError as exc:
+            if exc.cause_response_code != "TransactionCanceledException":
+                raise
+            codes = {r.code for r in exc.cancellation_reasons or [] if r is not None}
+            if "ConditionalCheckFailed" in codes:
+                return  # a newer state of the path is stored: it stays
+            if codes - {"None", "TransactionConflict"} or attempt == _CONFLICT_RETRIES - 1:
+                raise
+        time.sleep(0.01 * 2**attempt)  # another writer holds one of the two items right now
 
 
 def _row_bytes(namespace_id: str, node: Node) -> int:
-    """At least the size of the node's row, as DynamoDB counts it."""
+    """At least the size of the node's two items, as DynamoDB counts them."""
     inline = len(node.content.chunks) if len(node.content.chunks) <= codec.INLINE_CHUNKS else 0
-    texts = (namespace_id, node.path, keys.path_row(node.path_key))
+    texts = (namespace_id, namespace_id, node.path, *codec.row_keys(node), keys.path_row(node.path_key))
     return sum(len(t.encode("utf-8")) for t in texts) + 32 * inline + 512
 
 
@@ -165,7 +185,8 @@ def _transaction_batches(namespace_id: str, nodes: list[Node]) -> list[list[Node
     size = 0
     for node in nodes:
         row_bytes = _row_bytes(namespace_id, node)
-        if len(batches[-1]) == _TRANSACT_ITEMS or size + row_bytes > _TRANSACT_BYTES:
+        full = (len(batches[-1]) + 1) * _ITEMS_PER_NODE > _TRANSACT_ITEMS
+        if full or size + row_bytes > _TRANSACT_BYTES:
             batches.append([])
             size = 0
         batches[-1].append(node)
@@ -178,16 +199,16 @@ def _save_in_transaction(namespace_id: str, nodes: list[Node]) -> list[Node]:
     try:
         with transaction() as tx:
             for node in nodes:
-                tx.save(codec.node_to_row(namespace_id, node), condition=_newer(node))
+                _write_node(tx, namespace_id, node)
     except TransactWriteError as exc:
         reasons = exc.cancellation_reasons or []
-        if exc.cause_response_code != "TransactionCanceledException" or len(reasons) != len(nodes):
+        if exc.cause_response_code != "TransactionCanceledException" or len(reasons) != 2 * len(nodes):
             raise
-        # A row whose condition failed is as new as ours or newer: it stays (a row's seq only
-        # grows). The others are written one by one: another writer may have held one of them.
-        return [
-            n for n, r in zip(nodes, reasons, strict=True) if r is None or r.code != "ConditionalCheckFailed"
-        ]
+        # A node either of whose items failed its condition has a newer state stored: it stays (a
+        # path's seq only grows). The others are written one by one: another writer may have held
+        # one of their items.
+        failed = [r is not None and r.code == "ConditionalCheckFailed" for r in reasons]
+        return [n for i, n in enumerate(nodes) if not (failed[2 * i] or failed[2 * i + 1])]
     return []
 
 
@@ -286,11 +307,19 @@ def read_entries(namespace_id: str, after_seq: int, limit: int) -> list[Entry]:
 
 
 def list_live(namespace_id: str, after_row: str | None, limit: int) -> list[Node]:
-    """Up to ``limit`` live nodes in row order, after the row keyed ``after_row``."""
-    condition = PathModel.path_key > after_row if after_row is not None else None
+    """Up to ``limit`` live nodes in row order, after the row keyed ``after_row``.
+
+    Only the live key range is read; the filter drops the tombstones rows written before the
+    two-range layout may still hold there (tree_migration.py moves them).
+    """
+    start = (
+        PathModel.path_key > after_row
+        if after_row is not None
+        else PathModel.path_key >= keys.LIVE_ROWS_START
+    )
     rows = PathModel.query(
         namespace_id,
-        condition,
+        start,
         filter_condition=PathModel.deleted == False,  # noqa: E712
         consistent_read=True,
         limit=limit,
@@ -299,12 +328,36 @@ def list_live(namespace_id: str, after_row: str | None, limit: int) -> list[Node
     return [codec.node_from_row(row) for row in rows]
 
 
+def list_children(namespace_id: str, folder_key: str, after_row: str | None, limit: int) -> list[Node]:
+    """Up to ``limit`` live children of a folder in row order, after the row keyed ``after_row``.
+
+    Read from the ``by_folder`` index: eventually consistent, and without chunk lists (the nodes'
+    ``content.chunks`` are empty).
+    """
+    condition = PathModel.path_key > after_row if after_row is not None else None
+    rows = PathModel.by_folder.query(
+        keys.folder_children(namespace_id, folder_key), condition, limit=limit, page_size=limit
+    )
+    return [codec.node_from_row(row) for row in rows]
+
+
+def _newest(rows: Iterable[PathModel]) -> dict[str, Node]:
+    """The newest node per path key among rows at both of a path's keys."""
+    found: dict[str, Node] = {}
+    for row in rows:
+        node = codec.node_from_row(row)
+        if node.path_key not in found or found[node.path_key].seq < node.seq:
+            found[node.path_key] = node
+    return found
+
+
+def _both_keys(namespace_id: str, path_keys: Iterable[str]) -> list[tuple[str, str]]:
+    return [(namespace_id, k(p)) for p in path_keys for k in (keys.path_row, keys.tombstone_row)]
+
+
 def get_node(namespace_id: str, path_key: str) -> Node | None:
-    try:
-        row = PathModel.get(namespace_id, keys.path_row(path_key), consistent_read=True)
-        return codec.node_from_row(row)
-    except PathModel.DoesNotExist:
-        return None
+    rows = PathModel.batch_get(_both_keys(namespace_id, [path_key]), consistent_read=True)
+    return _newest(rows).get(path_key)
 
 
 def revisions(object_id: str, limit: int) -> list[RevisionModel]:
@@ -329,13 +382,11 @@ class TreeReader:
 
     def prefetch(self, path_keys: Iterable[str]) -> None:
         wanted = sorted(set(path_keys) - self._nodes.keys())
-        for start in range(0, len(wanted), 100):
-            chunk = wanted[start : start + 100]
+        for start in range(0, len(wanted), 50):  # BatchGetItem takes 100 keys: two per path
+            chunk = wanted[start : start + 50]
             self._nodes.update(dict.fromkeys(chunk))
-            row_keys = [(self._namespace_id, keys.path_row(k)) for k in chunk]
-            for row in PathModel.batch_get(row_keys, consistent_read=True):
-                node = codec.node_from_row(row)
-                self._nodes[node.path_key] = node
+            rows = PathModel.batch_get(_both_keys(self._namespace_id, chunk), consistent_read=True)
+            self._nodes.update(_newest(rows))
 
     def get(self, path_key: str) -> Node | None:
         if path_key not in self._nodes:
@@ -343,6 +394,7 @@ class TreeReader:
         return self._nodes[path_key]
 
     def descendants(self, path_key: str) -> list[Node]:
+        """The live nodes below ``path_key`` (and tombstones written before the two-range layout)."""
         if path_key not in self._below:
             rows = PathModel.query(
                 self._namespace_id,

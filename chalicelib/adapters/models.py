@@ -10,7 +10,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
 )
 from pynamodb.connection import Connection
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -151,6 +151,10 @@ class NamespaceModel(Model):
     notify_shard = NumberAttribute(null=True)
     notify_since_ms = NumberAttribute(null=True)
     pending_notify = PendingNotifyIndex()
+    # TREE_LAYOUT once every paths row of the namespace is in the two-range layout (keys.py);
+    # absent on namespaces made before it until tree_migration.py has moved their rows.
+    tree_layout = NumberAttribute(null=True)
+    tree_migrated_to = UnicodeAttribute(null=True)  # the last row key moved so far, while moving
 
 
 class _ContentAttributes:
@@ -169,14 +173,44 @@ class _ContentAttributes:
     manifest = UnicodeAttribute(null=True)  # S3 key of a long chunk list
 
 
+# What a folder listing shows of each child: everything but the chunk list, which only a download
+# needs (and which would make the index hold up to 64 KB more per file).
+FOLDER_LISTING_ATTRIBUTES = (
+    "kind",
+    "path",
+    "object_id",
+    "rev",
+    "deleted",
+    "seq",
+    "size",
+    "mtime_ns",
+    "mtime",
+    "executable",
+    "content_hash",
+)
+
+
+class FolderChildrenIndex(GlobalSecondaryIndex["PathModel"]):  # type: ignore[no-untyped-call]
+    """Sparse: only live rows carry ``folder``, so a folder's children and no tombstone."""
+
+    class Meta:
+        index_name = "by_folder"
+        projection = IncludeProjection(list(FOLDER_LISTING_ATTRIBUTES))
+
+    folder = UnicodeAttribute(hash_key=True)
+    path_key = UnicodeAttribute(range_key=True)
+
+
 class PathModel(_ContentAttributes, Model):
-    """The current tree: one row per path key ever used, tombstones included."""
+    """The current tree: one row per path key ever used, a live row or a tombstone (keys.py)."""
 
     class Meta(_Meta):
         table_name = SETTINGS.paths_table
 
     namespace_id = UnicodeAttribute(hash_key=True)
     path_key = UnicodeAttribute(range_key=True)
+    folder = UnicodeAttribute(null=True)  # keys.folder_children of the parent, on live rows only
+    by_folder = FolderChildrenIndex()
 
 
 class RevisionModel(_ContentAttributes, Model):

@@ -37,7 +37,7 @@ class TreeView(Protocol):
     def get(self, path_key: str) -> Node | None: ...
 
     def descendants(self, path_key: str) -> Iterable[Node]:
-        """Every node (live or not) strictly below ``path_key``."""
+        """Every live node strictly below ``path_key`` (tombstones may be among them, and are skipped)."""
         ...
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from chalicelib.accounts.auth import Principal, require_role
-from chalicelib.adapters import codec, keys
+from chalicelib.adapters import codec, keys, tree_migration
 from chalicelib.adapters import metadata as store
 from chalicelib.adapters.models import NamespaceModel
 from chalicelib.domain import cursors, paths
@@ -40,6 +40,7 @@ def objects(principal: Principal, namespace_id: str, cursor_text: str | None, li
     require_role(principal, namespace_id, write=False)
     namespace = store.catch_up(namespace_id)
     if cursor_text is None:
+        tree_migration.migrate(namespace)  # so that the listing's range holds no tombstone
         return _listing(
             namespace, cursors.Cursor(namespace_id, namespace.epoch, int(namespace.head_seq)), limit
         )

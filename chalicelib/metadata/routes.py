@@ -10,6 +10,7 @@ from chalicelib import http, lazy
 from chalicelib.accounts import auth
 from chalicelib.metadata.schemas import (
     CommitBody,
+    FolderQuery,
     LongpollQuery,
     ObjectsQuery,
     RestoreBody,
@@ -18,10 +19,11 @@ from chalicelib.metadata.schemas import (
 )
 
 if TYPE_CHECKING:
-    from chalicelib.metadata import commit, reads
+    from chalicelib.metadata import commit, folders, reads
     from chalicelib.metadata import longpoll as waiting
 else:
     commit = lazy.module("chalicelib.metadata.commit")
+    folders = lazy.module("chalicelib.metadata.folders")
     reads = lazy.module("chalicelib.metadata.reads")
     waiting = lazy.module("chalicelib.metadata.longpoll")
 
@@ -42,6 +44,12 @@ def commit_route() -> object:
 def objects() -> object:
     q = http.query(http.request(), ObjectsQuery)
     return reads.objects(auth.current(), q.namespace_id, q.cursor, q.limit)
+
+
+@http.route(bp, "/v1/folders", "GET")
+def list_folder() -> object:
+    q = http.query(http.request(), FolderQuery)
+    return folders.list_folder(auth.current(), q.namespace_id, q.path, q.cursor, q.limit)
 
 
 @http.route(bp, "/v1/objects/longpoll", "GET")

@@ -69,6 +69,13 @@ class ObjectsQuery(_Strict):
     limit: int = Field(default=500, ge=1, le=2000)
 
 
+class FolderQuery(_Strict):
+    namespace_id: str
+    path: str = "/"
+    cursor: str | None = None
+    limit: int = Field(default=500, ge=1, le=2000)
+
+
 class LongpollQuery(_Strict):
     namespace_id: str
     cursor: str

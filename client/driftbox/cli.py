@@ -22,7 +22,7 @@ import click
 from driftbox import errors
 from driftbox.adapters.api import Api
 from driftbox.adapters.home import Home, Settings
-from driftbox.core import paths
+from driftbox.core import journal, listing, paths
 
 if TYPE_CHECKING:
     from driftbox.synchronizer import Synchronizer
@@ -206,21 +206,44 @@ def list_folder(ctx: Context, path: str) -> None:
     """List a folder on the server (default: the root)."""
     namespace_id = ctx.settings.namespace_id or ctx.linked()[1]
     folder = _driftbox_path(ctx, path)
-    prefix = "" if folder == "/" else paths.key(folder)
-    found = False
-    for page in ctx.api().pages(namespace_id):
-        for entry in page["entries"]:
-            entry_key = paths.key(entry["path"])
-            if entry_key == prefix and entry["kind"] == "file":
-                click.echo(f"{entry['size']:>14,}  {entry['path']}")
-                return
-            if paths.key(paths.parent(entry["path"])) == (prefix or "/"):
-                found = True
-                is_folder = entry["kind"] == "folder"
-                size = "folder" if is_folder else f"{entry['size']:,}"
-                click.echo(f"{size:>14}  {paths.name(entry['path'])}{'/' if is_folder else ''}")
-    if not found and prefix:
-        raise errors.DriftboxError(f"{folder}: nothing there on the server")
+    api = ctx.api()
+    unusable = 0
+    try:
+        for page in api.folder_pages(namespace_id, folder):
+            entries = page.get("entries") if isinstance(page, dict) else None
+            for entry in entries if isinstance(entries, list) else []:
+                try:
+                    child = listing.child_of(entry, paths.key(folder))
+                except journal.BadEntry as bad:
+                    unusable += 1
+                    click.echo(f"driftbox: not shown: {bad}", err=True)
+                    continue
+                size = "folder" if child.kind == "folder" else f"{child.size_bytes:,}"
+                click.echo(f"{size:>14}  {child.name}{'/' if child.kind == 'folder' else ''}")
+    except errors.ServerError as exc:
+        if exc.code == "not_found" and "path" in exc.details:
+            raise errors.DriftboxError(f"{folder}: nothing there on the server") from exc
+        if exc.code == "invalid_request" and exc.details.get("kind") == "file":
+            _list_file(api, namespace_id, folder)
+            return
+        raise
+    if unusable:
+        raise errors.DriftboxError(f"{unusable} entr{'y' if unusable == 1 else 'ies'} of {folder} not shown")
+
+
+def _list_file(api: Api, namespace_id: str, path: str) -> None:
+    """`ls` of a file: its size and path, as the newest revision gives them."""
+    answer = api.revisions(namespace_id, path, limit=1)
+    newest = (answer.get("revisions") or [None])[0] if isinstance(answer, dict) else None
+    size = newest.get("size") if isinstance(newest, dict) else None
+    stored = answer.get("path") if isinstance(answer, dict) else None
+    try:
+        shown = paths.normalize(stored) if isinstance(stored, str) else None
+    except paths.InvalidPath:
+        shown = None
+    if type(size) is not int or size < 0 or shown is None:
+        raise errors.DriftboxError(f"{path}: the server sent no usable size or path for this file")
+    click.echo(f"{size:>14,}  {shown}")
 
 
 @cli.command()

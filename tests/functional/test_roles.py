@@ -159,6 +159,7 @@ def test_the_rest_functions_calls_are_allowed(client: Client, gateway: Gateway, 
     assert alice.get(f"/v1/objects/longpoll?{cursor_query}&cursor={listing['cursor']}&timeout=1")[0] == 200
     assert alice.post("/v1/chunks/download", {"namespace_id": alice.namespace_id, "hashes": hashes})[0] == 200
     assert alice.get(f"/v1/files/revisions?{cursor_query}&path=/a.txt")[0] == 200
+    assert alice.get(f"/v1/folders?{cursor_query}&path=/")[0] == 200
     restore = {"namespace_id": alice.namespace_id, "path": "/a.txt", "rev": 1}
     assert alice.post("/v1/files/restore", restore)[0] in (200, 409)
     assert alice.get("/v1/account")[0] == 200

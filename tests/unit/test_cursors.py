@@ -143,3 +143,26 @@ def test_decode_of_any_json_is_a_valid_cursor_or_invalid_request(body: Any) -> N
 def test_round_trip_property(namespace_id: str, epoch: str, seq: int, after_key: str | None) -> None:
     cursor = Cursor(namespace_id, epoch, seq, after_key)
     assert cursors.decode(cursor.encode()) == cursor
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=20), st.text(max_size=20), st.text(max_size=40), st.text(max_size=40))
+def test_a_folder_cursor_round_trips_and_is_never_a_journal_cursor(
+    namespace_id: str, epoch: str, folder_key: str, after_key: str
+) -> None:
+    cursor = cursors.FolderCursor(namespace_id, epoch, folder_key, after_key)
+    assert cursors.decode_folder(cursor.encode()) == cursor
+    with pytest.raises(InvalidRequest):
+        cursors.decode(cursor.encode())
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON)
+def test_decode_folder_of_any_json_is_a_folder_cursor_or_invalid_request(body: Any) -> None:
+    try:
+        cursor = cursors.decode_folder(_json(body))
+    except InvalidRequest:
+        return
+    assert all(
+        isinstance(v, str) for v in (cursor.namespace_id, cursor.epoch, cursor.folder_key, cursor.after_key)
+    )

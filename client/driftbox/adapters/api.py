@@ -212,14 +212,28 @@ class Api:
             if not page["has_more"]:
                 return
 
+    def folder_pages(self, namespace_id: str, path: str, limit: int = 2000) -> Iterator[Any]:
+        """Every page of one folder's listing (``GET /v1/folders``), until ``has_more`` is false."""
+        cursor: str | None = None
+        while True:
+            query = {"namespace_id": namespace_id, "path": path, "limit": limit}
+            page = self.call(
+                "GET", "/v1/folders?" + urlencode(query | ({"cursor": cursor} if cursor else {}))
+            )
+            yield page
+            if not isinstance(page, dict) or page.get("has_more") is not True:
+                return
+            cursor = page.get("cursor")
+            if not isinstance(cursor, str):
+                raise errors.DriftboxError("the server said more of the folder follows but sent no cursor")
+
     def longpoll(self, namespace_id: str, cursor: str, timeout_s: int = 30) -> Any:
         query = urlencode({"namespace_id": namespace_id, "cursor": cursor, "timeout": timeout_s})
         return self.call("GET", "/v1/objects/longpoll?" + query)
 
-    def revisions(self, namespace_id: str, path: str) -> Any:
-        return self.call(
-            "GET", "/v1/files/revisions?" + urlencode({"namespace_id": namespace_id, "path": path})
-        )
+    def revisions(self, namespace_id: str, path: str, limit: int = 100) -> Any:
+        query = {"namespace_id": namespace_id, "path": path, "limit": limit}
+        return self.call("GET", "/v1/files/revisions?" + urlencode(query))
 
     def restore(self, namespace_id: str, path: str, rev: int) -> Any:
         return self.call(
