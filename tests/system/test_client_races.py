@@ -14,7 +14,6 @@ import pytest
 from driftbox.adapters.api import Api
 from driftbox.adapters.home import Home
 from driftbox.core import actions as a
-from driftbox.executor import Executor
 from driftbox.synchronizer import Synchronizer
 
 from tests.system.devices import Device, new_user
@@ -61,9 +60,7 @@ def test_a_folder_delete_never_takes_a_file_added_after_the_plan(pair: tuple[Dev
         # Meanwhile the phone adds a photo to the folder the laptop is about to delete.
         (phone.folder / "trip" / "new.jpg").write_bytes(b"taken after the laptop looked")
         phone.sync()
-        outcome = Executor(sync.api, sync.index, sync.root, sync.namespace_id, sync.pool, found.hashed).run(
-            actions
-        )
+        outcome = sync.executor(found.hashed).run(actions)
         assert "/trip" in outcome.failed  # refused, not applied: the server saw what the laptop had not
 
         report = sync.once()  # the next pass sees the photo, and keeps it on both sides

@@ -183,8 +183,8 @@ def _run(
     event(f"rounds: {rounds}")
     if not late and crash_after is None:  # nothing changed meanwhile: one plan does it all
         assert rounds <= 1, world.plans
-    elif world.executor.refused_commits or world.executor.racing_deletes:
-        event("a commit was refused" if world.executor.refused_commits else "a folder delete raced")
+    elif world.refused_commits or world.racing_deletes:
+        event("a commit was refused" if world.refused_commits else "a folder delete raced")
     for name in sorted({type(action).__name__ for actions in world.plans for action in actions}):
         event(f"plans hold a {name}")
     if any("conflicted copy" in str(action) for actions in world.plans for action in actions):
@@ -250,7 +250,7 @@ def test_an_emptied_index_merges_without_deleting_anything(
         edit_local(world, edit)
     for edit in remote_edits:
         edit_remote(world, edit)
-    world.synced.clear()  # a lost or emptied index: no base at all
+    world.forget_synced()  # a lost or emptied index: no base at all
     start = set(_files_of(world.disk.tree())) | set(_files_of(world.server.tree()))
     world.sync(max_rounds=MAX_ROUNDS)
     first = world.plans[0] if world.plans else []
