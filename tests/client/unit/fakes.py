@@ -247,10 +247,8 @@ class FakeDisk:
         return LocalStat(entry.size, self._mtimes.get(entry.inode, 0), entry.inode)
 
     def _inode(self) -> int:
-        if self._reuse_inodes and self._freed:  # ext4 hands out freed inodes again
-            inode = self._freed.pop()
-        else:
-            inode = next(self._next_inode)
+        reuse = self._reuse_inodes and self._freed  # ext4 hands out freed inodes again
+        inode = self._freed.pop() if reuse else next(self._next_inode)
         self._mtimes[inode] = next(self._clock)
         return inode
 
