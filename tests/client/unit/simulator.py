@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import atexit
 import datetime
-import itertools
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -57,16 +56,25 @@ class NotConverged(AssertionError):
 
 # -- the real index, one SQLite file for every world of this process -------------------------------
 
-_worlds = itertools.count(1)
-_keeper: list[Index] = []  # keeps the database open: closing its last connection checkpoints it
+_shared: list[Index] = []  # one for the process: opening one costs more than a world's whole run
+_owner: list[object] = []  # the world using it now
 
 
-def _new_index() -> Index:
-    if not _keeper:
+def _fresh_index(owner: object) -> Index:
+    """The process's index, emptied for ``owner``; a world made earlier must not be used again."""
+    if not _shared:
         folder = Path(tempfile.mkdtemp(prefix="driftbox-simulator-"))
         atexit.register(shutil.rmtree, folder, ignore_errors=True)
-        _keeper.append(Index.open(folder / "index.db", Path("/keeper"), NAMESPACE))
-    return Index.open(_keeper[0].db_path, Path(f"/world{next(_worlds)}"), NAMESPACE)
+        _shared.append(Index.open(folder / "index.db", folder / "linked", NAMESPACE))
+    index = _shared[0]
+    with index.transaction() as tx:
+        tx.clear_synced()
+        tx.clear_remote()
+        tx.forget_uploaded()
+        tx.replace_stat_cache({})
+        tx.set_cursor(None)
+    _owner[:] = [owner]
+    return index
 
 
 # -- the ports, watched ----------------------------------------------------------------------------
@@ -266,17 +274,23 @@ class FakeTransfers:
 class World:
     server: FakeServer
     disk: FakeDisk
-    index: Index = field(default_factory=_new_index)
     plans: list[list[Action]] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
+    today: datetime.date = TODAY  # the date in conflicted copies' names
+    index: Index = field(init=False)
     watch: Watch = field(init=False)
 
     def __post_init__(self) -> None:
+        self.index = _fresh_index(self)
         self.watch = Watch(self.index)
+
+    def _in_use(self) -> Index:
+        assert _owner == [self], "a newer World took over the index: use one World at a time"
+        return self.index
 
     @property
     def synced(self) -> dict[str, Item]:
-        return self.index.load_synced()
+        return self._in_use().load_synced()
 
     def forget_synced(self) -> None:
         """A lost or emptied index: no base at all."""
@@ -360,10 +374,11 @@ class World:
         edits: the plan then runs against a server that moved on, and its commits may be refused).
         ``crash_after``: the client is killed after that many actions of the first plan.
         """
+        self._in_use()
         for round_number in range(max_rounds + 1):
             remote = self.pull()
             executor = self.executor()
-            actions = plan(self.synced, self.disk.tree(), remote, device=DEVICE, today=TODAY)
+            actions = plan(self.synced, self.disk.tree(), remote, device=DEVICE, today=self.today)
             if not actions:
                 return round_number
             if round_number == max_rounds:
