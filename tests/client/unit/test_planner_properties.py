@@ -3,10 +3,11 @@
 Each example starts from one random tree, synced on both sides, makes random edits on each side
 (creates, edits in place or by an editor's save, deletes, moves and renames of files and folders,
 moves by copy and delete, case-only renames, a file replaced by a folder and back; optionally
-with a disk that hands freed inodes to new files, as ext4 does), then plans and executes in the simulator
-until a plan is empty. Names come from a small alphabet with case and Unicode-form twins, so
-clashes are frequent. The executor checks on every action that nothing unsynced is deleted or
-overwritten (property 3); the tests check convergence (1) and that content survives (2).
+with a disk that hands freed inodes to new files, as ext4 does), then plans and lets the shipped
+executor (``driftbox.executor``, on the simulator's fake server and disk) run each plan, until a
+plan is empty. Names come from a small alphabet with case and Unicode-form twins, so clashes are
+frequent. The simulator checks on every call the executor makes that nothing unsynced is deleted
+or overwritten (property 3); the tests check convergence (1) and that content survives (2).
 """
 
 from __future__ import annotations
@@ -176,7 +177,7 @@ def _run(
         for edit in late:
             edit_remote(world, edit)
 
-    # Property 3 is checked by the executor, on every action.
+    # Property 3 is checked by the simulator, on every call the executor makes.
     rounds = world.sync(
         max_rounds=MAX_ROUNDS, after_first_plan=meanwhile if late else None, crash_after=crash_after
     )
@@ -225,9 +226,10 @@ def test_a_server_that_moved_on_during_the_plan_is_caught_up_with(
     late: list[Edit],
     reuse_inodes: bool,
 ) -> None:
-    """Remote edits land between planning and executing: refused commits change nothing, the
-    next round plans again. (A folder deleted by the plan takes what was added in it meanwhile
-    along: the server deletes folders recursively; that content stays in its history.)"""
+    """Remote edits land between planning and executing: a refused commit changes nothing, the
+    executor drops the ops it names and sends the rest, the next round plans the dropped ones
+    again. (A folder deleted by the plan takes what was added in it meanwhile along: the server
+    deletes folders recursively; that content stays in its history.)"""
     _run(World.start(files, reuse_inodes=reuse_inodes), local_edits, remote_edits, late)
 
 
