@@ -16,9 +16,9 @@ none of them is committed). What it dropped fails, and is planned again next rou
 journal is read. An op that relied on a dropped one is refused in its turn where the server can
 tell (a rev names one version of one object: an upload to where a refused move would have put a
 file cannot match what is there); else it lands as planned, and the next round plans from both
-sides as they then are. A local action after a refused commit still runs, checking what it finds on disk; it never
-depends on the server having applied the commit (a local delete removes only bytes the plan saw,
-which are synced).
+sides as they then are. A local action after a refused commit still runs, checking what it finds
+on disk; it never depends on the server having applied the commit (a local delete removes only
+bytes the plan saw, which are synced).
 
 - ``Upload(path, content_hash, parent_rev, executable)``: a put of the local file's bytes, which
   must hash to ``content_hash`` (else the file changed since the scan: fail it), with its
