@@ -8,28 +8,26 @@ narrowed: the ops the server names as conflicts are dropped, the rest sent again
 is planned again next round, after the journal is read. Local actions run one by one, each checking
 that the disk still holds what the plan saw. Whatever fails is reported for that path only; the
 rest goes on. See ``core/actions.py`` for what is recorded after each action.
+
+It reaches the server, the disk and the index only through ``ports.Ports``: the synchronizer wires
+the real adapters, the planner's randomized tests fakes of the server and the disk.
 """
 
 from __future__ import annotations
 
-import os
-import stat
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 from driftbox import errors
-from driftbox.adapters import transfer
-from driftbox.adapters.api import Api
-from driftbox.adapters.index import CachedHash, Index, LocalStat, Transaction
-from driftbox.adapters.scanner import local_path
+from driftbox.adapters.index import CachedHash, LocalStat
 from driftbox.core import actions as a
 from driftbox.core import journal, paths
 from driftbox.core.model import FILE, FOLDER, Item
 from driftbox.frontier import Frontier
+from driftbox.ports import FileDown, FileUp, IndexWrites, Ports
 
 MAX_OPS = 1000
 MIN_OPS = 200  # a commit costs the server a few requests whatever its size: not one per file
@@ -46,25 +44,23 @@ class Outcome:
 class Executor:
     def __init__(
         self,
-        api: Api,
-        index: Index,
-        root: Path,
+        ports: Ports,
         namespace_id: str,
-        pool: ThreadPoolExecutor,
         scanned: dict[str, CachedHash],
         on_bytes: Callable[[int], None] = lambda size: None,
     ) -> None:
-        self.api = api
-        self.index = index
-        self.root = root
+        self.server = ports.server
+        self.transfers = ports.transfers
+        self.disk = ports.disk
+        self.index = ports.index
         self.namespace_id = namespace_id
-        self.pool = pool
-        self.scanned = scanned  # the stat cache of this round's scan: what the plan saw on disk
+        self.scanned = dict(scanned)  # the stat cache of this round's scan: what the plan saw on disk
         self.on_bytes = on_bytes
-        self.synced = index.load_synced()
+        self.synced = self.index.load_synced()
         # Sent with folder deletes: the server refuses one if the folder holds changes after it.
-        self.seen_seq = index.cursor_seq()
+        self.seen_seq = self.index.cursor_seq()
         self.outcome = Outcome()
+        self.moved_remote: list[tuple[str, str]] = []  # committed moves of this run: from, to
 
     def run(self, plan: Sequence[a.Action]) -> Outcome:
         for batch in _batches(plan):
@@ -78,12 +74,12 @@ class Executor:
         return self.outcome
 
     # -- recording ----------------------------------------------------------------------------
-    def _put(self, tx: Transaction, item: Item, local: LocalStat | None) -> None:
+    def _put(self, tx: IndexWrites, item: Item, local: LocalStat | None) -> None:
         path_key = paths.key(item.path)
         self.synced[path_key] = item
         tx.put_synced(path_key, item, local)
 
-    def _drop_below(self, tx: Transaction, path: str, *, keep_below: str | None = None) -> None:
+    def _drop_below(self, tx: IndexWrites, path: str, *, keep_below: str | None = None) -> None:
         root_key = paths.key(path)
         keep = paths.key(keep_below) if keep_below else None
         for path_key in [k for k in self.synced if k == root_key or paths.is_within(k, root_key)]:
@@ -92,7 +88,7 @@ class Executor:
             del self.synced[path_key]
             tx.delete_synced(path_key)
 
-    def _move_synced(self, tx: Transaction, from_path: str, to_path: str) -> None:
+    def _move_synced(self, tx: IndexWrites, from_path: str, to_path: str) -> None:
         from_key = paths.key(from_path)
         moving = {k: v for k, v in self.synced.items() if k == from_key or paths.is_within(k, from_key)}
         self._drop_below(tx, to_path, keep_below=from_path)
@@ -135,7 +131,7 @@ class Executor:
     def _commit(self, ready: list[a.RemoteAction]) -> None:
         while ready:
             try:
-                answer = self.api.commit(self.namespace_id, [self._op(x) for x in ready], uuid.uuid4().hex)
+                answer = self.server.commit(self.namespace_id, [self._op(x) for x in ready], uuid.uuid4().hex)
             except errors.Conflict as exc:
                 refused = {paths.key(c["path"]) for c in exc.details.get("conflicts", [])}
                 kept = [x for x in ready if not _refused(x, refused)]
@@ -164,8 +160,8 @@ class Executor:
     def _send_chunks(self, run: list[a.RemoteAction], frontier: Frontier, unsent: set[int]) -> None:
         """Upload the chunks of every Upload of the run; tell ``frontier`` as each file is ready."""
         already_stored = self.index.uploaded_chunks()
-        files: dict[Path, int] = {}
-        uploads: list[transfer.Upload] = []
+        files: dict[str, int] = {}
+        uploads: list[FileUp] = []
         for i, action in enumerate(run):
             if not isinstance(action, a.Upload):
                 frontier.resolve(i)
@@ -176,9 +172,8 @@ class Executor:
                 unsent.add(i)
                 frontier.resolve(i)
                 continue
-            disk = local_path(self.root, action.path)
-            files[disk] = i
-            uploads.append(transfer.Upload(disk, cached.chunks, cached.stat.size_bytes))
+            files[action.path] = i
+            uploads.append(FileUp(action.path, cached.chunks, cached.stat.size_bytes))
             frontier.needs(i, [h for h in cached.chunks if h not in already_stored])
 
         def stored(chunk_hash: str, size: int) -> None:
@@ -187,18 +182,11 @@ class Executor:
             frontier.stored(chunk_hash)
             self.on_bytes(size)
 
-        sent, failed = transfer.upload_many(
-            self.api,
-            self.namespace_id,
-            uploads,
-            pool=self.pool,
-            already_stored=already_stored,
-            on_stored=stored,
-        )
+        sent, failed = self.transfers.upload(uploads, already_stored=already_stored, on_stored=stored)
         self.outcome.bytes_up += sent
-        for disk, why in failed.items():
-            self._fail(_paths_of(run[files[disk]])[0], why)
-            unsent.add(files[disk])
+        for path, why in failed.items():
+            self._fail(path, why)
+            unsent.add(files[path])
 
     def _op(self, action: a.RemoteAction) -> dict[str, Any]:
         if isinstance(action, a.Upload):
@@ -243,7 +231,7 @@ class Executor:
                     self._put(tx, item, cached.stat)
                     tx.forget_uploaded(cached.chunks)
                 elif isinstance(action, a.CreateRemoteFolder):
-                    inode = _inode(local_path(self.root, action.path))
+                    inode = self._inode(action.path)
                     self._put(
                         tx,
                         Item(result["path"], FOLDER, "", 0, result["rev"], result["object_id"], inode),
@@ -253,6 +241,7 @@ class Executor:
                     self._drop_below(tx, action.path)
                 else:
                     self._move_synced(tx, action.from_path, action.to_path)
+                    self.moved_remote.append((action.from_path, action.to_path))
                 self.outcome.done += 1
 
     # -- local --------------------------------------------------------------------------------
@@ -279,38 +268,39 @@ class Executor:
             self._fail(path, str(exc) if isinstance(exc, errors.DriftboxError) else f"{exc.strerror}: {path}")
 
     def _unchanged_since_scan(self, path: str) -> bool:
-        disk = local_path(self.root, path)
         cached = self.scanned.get(paths.key(path))
-        now = _lstat(disk)
+        now = self.disk.stat(path)
         if cached is None:
-            return now is None or (now is not None and stat.S_ISDIR(now.st_mode))
-        return now is not None and LocalStat(now.st_size, now.st_mtime_ns, now.st_ino) == cached.stat
+            return now is None or now.kind == FOLDER
+        return now is not None and now.stat == cached.stat
+
+    def _inode(self, path: str) -> int | None:
+        found = self.disk.stat(path)
+        return found.stat.inode if found is not None else None
 
     def _downloads(self, batch: list[a.Download]) -> None:
         """Bring many files here at once; each that fails is reported alone."""
-        wanted: dict[Path, tuple[a.Download, journal.RemoteFile]] = {}
+        wanted: dict[str, tuple[a.Download, journal.RemoteFile]] = {}
         for action in batch:
-            remote = self.index.remote_file(paths.key(action.path))
+            remote = self._remote_file(action.path)
             if not self._unchanged_since_scan(action.path):
                 self._fail(action.path, "changed on disk during the sync; planned again")
             elif remote is None:
                 self._fail(action.path, "the server's chunk list is not known yet")
             else:
-                wanted[local_path(self.root, action.path)] = (action, remote)
+                wanted[action.path] = (action, remote)
         files = [
-            transfer.Download(disk, remote.chunks, action.content_hash, remote.mtime_ns, action.executable)
-            for disk, (action, remote) in wanted.items()
+            FileDown(path, remote.chunks, action.content_hash, remote.mtime_ns, action.executable)
+            for path, (action, remote) in wanted.items()
         ]
-        failed = transfer.download_many(
-            self.api, self.namespace_id, files, pool=self.pool, on_chunk=self._got
-        )
+        failed = self.transfers.download(files, on_chunk=self._got)
         with self.index.transaction() as tx:
-            for disk, (action, remote) in wanted.items():
-                if disk in failed:
-                    self._fail(action.path, failed[disk])
+            for path, (action, remote) in wanted.items():
+                found = self.disk.stat(path) if path not in failed else None
+                if found is None:
+                    self._fail(action.path, failed.get(path, "vanished as it was written"))
                     continue
-                info = os.lstat(disk)
-                local = LocalStat(info.st_size, info.st_mtime_ns, info.st_ino)
+                local = found.stat
                 item = Item(
                     action.path,
                     FILE,
@@ -318,54 +308,69 @@ class Executor:
                     action.size,
                     action.rev,
                     action.object_id,
-                    info.st_ino,
+                    local.inode,
                     action.executable,
                 )
                 self._put(tx, item, local)
                 tx.put_stats({paths.key(action.path): CachedHash(local, action.content_hash, remote.chunks)})
                 self.outcome.done += 1
 
+    def _remote_file(self, path: str) -> journal.RemoteFile | None:
+        """The chunk list of the server's file at ``path``, which the remote tree may still hold
+        where a move of this run took it from (the next pull brings the move). The download checks
+        the list against the action's content hash, so a list of other bytes fails it, nothing more."""
+        for from_path, to_path in reversed(self.moved_remote):
+            if paths.key(path) == paths.key(to_path) or paths.is_within(paths.key(path), paths.key(to_path)):
+                path = paths.reroot(path, to_path, from_path)
+        return self.index.remote_file(paths.key(path))
+
     def _got(self, size: int) -> None:
         self.outcome.bytes_down += size
         self.on_bytes(size)
 
     def _mkdir(self, action: a.CreateLocalFolder) -> None:
-        disk = local_path(self.root, action.path)
-        disk.mkdir(exist_ok=True)
-        if not disk.is_dir():
+        self.disk.make_folder(action.path)
+        found = self.disk.stat(action.path)
+        if found is None or found.kind != FOLDER:
             raise errors.DriftboxError(f"{action.path}: a file is in the way of a folder")
+        item = Item(action.path, FOLDER, "", 0, action.rev, action.object_id, found.stat.inode)
         with self.index.transaction() as tx:
-            self._put(tx, Item(action.path, FOLDER, "", 0, action.rev, action.object_id, _inode(disk)), None)
+            self._put(tx, item, None)
 
     def _delete(self, action: a.DeleteLocal) -> None:
-        disk = local_path(self.root, action.path)
         if action.kind == FILE:
             cached = self.scanned.get(paths.key(action.path))
             if cached is None or cached.content_hash != action.content_hash:
                 return  # not the bytes the plan saw: left alone, the next round sees what is there
             if not self._unchanged_since_scan(action.path):
                 return
-            disk.unlink(missing_ok=True)
+            self.disk.remove_file(action.path)
         else:
             try:
-                disk.rmdir()
-            except FileNotFoundError:
-                pass
+                self.disk.remove_folder(action.path)
             except OSError:
                 return  # not empty: something unsynced is inside; the next round uploads it
         with self.index.transaction() as tx:
             self._drop_below(tx, action.path)
 
     def _move(self, action: a.MoveLocal) -> None:
-        source = local_path(self.root, action.from_path)
-        target = local_path(self.root, action.to_path)
         same_key = paths.key(action.from_path) == paths.key(action.to_path)
-        if not same_key and _lstat(target) is not None:
+        if not same_key and self.disk.stat(action.to_path) is not None:
             raise errors.DriftboxError(f"{action.to_path}: something is already there; planned again")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.rename(source, target)
+        self.disk.make_parents(action.to_path)
+        self.disk.rename(action.from_path, action.to_path)
+        self._move_scanned(action.from_path, action.to_path)
         with self.index.transaction() as tx:
             self._move_synced(tx, action.from_path, action.to_path)
+
+    def _move_scanned(self, from_path: str, to_path: str) -> None:
+        """What the plan saw at ``from_path`` and below is now at ``to_path``: a rename keeps a
+        file's size, mtime and inode. So a conflicted copy moved aside goes up in this run, and
+        the server's version comes down to the place it left."""
+        from_key = paths.key(from_path)
+        moving = [k for k in self.scanned if k == from_key or paths.is_within(k, from_key)]
+        moved = {paths.key(paths.reroot(k, from_path, to_path)): self.scanned.pop(k) for k in moving}
+        self.scanned.update(moved)
 
 
 def _kind(action: a.Action) -> str:
@@ -399,15 +404,3 @@ def _paths_of(action: a.RemoteAction) -> list[str]:
     if isinstance(action, a.MoveRemote):
         return [action.from_path, action.to_path]
     return [action.path]
-
-
-def _lstat(path: Path) -> os.stat_result | None:
-    try:
-        return os.lstat(path)
-    except FileNotFoundError:
-        return None
-
-
-def _inode(path: Path) -> int | None:
-    info = _lstat(path)
-    return info.st_ino if info is not None else None

@@ -37,13 +37,16 @@ from typing import Literal
 from driftbox import errors
 from driftbox.adapters import fs, scanner
 from driftbox.adapters.api import Api
+from driftbox.adapters.disk import LocalDisk
 from driftbox.adapters.home import Home, write_private
-from driftbox.adapters.index import Index
+from driftbox.adapters.index import CachedHash, Index
+from driftbox.adapters.transfer import PresignedTransfers
 from driftbox.core import actions as a
 from driftbox.core import journal, paths
 from driftbox.core.model import FILE, Item
 from driftbox.core.planner import check_safe, plan
 from driftbox.executor import Executor
+from driftbox.ports import Ports
 from driftbox.status import NotSynced, Pending, Status, reason
 
 MARKER = ".driftbox"  # in the linked folder's root: proves it is the folder that was linked
@@ -348,10 +351,7 @@ class Synchronizer:
             actions = self._plan(found, deletes_confirmed=confirm_deletes)
             work = [x for x in actions if not isinstance(x, a.Record)]
             with _progress(work, found.tree) as on_bytes:
-                executor = Executor(
-                    self.api, self.index, self.root, self.namespace_id, self.pool, found.hashed, on_bytes
-                )
-                outcome = executor.run(actions)
+                outcome = self.executor(found.hashed, on_bytes).run(actions)
             report.uploaded += outcome.bytes_up
             report.downloaded += outcome.bytes_down
             report.actions += outcome.done
@@ -361,6 +361,14 @@ class Synchronizer:
         self._end_pass(report.problems)
         report.notices, self._notices = self._notices, []
         return report
+
+    def executor(
+        self, scanned: dict[str, CachedHash], on_bytes: Callable[[int], None] = lambda size: None
+    ) -> Executor:
+        """An executor for a plan made from ``scanned`` (this round's scan), on the real adapters."""
+        transfers = PresignedTransfers(self.api, self.namespace_id, self.root, self.pool)
+        ports = Ports(self.api, transfers, LocalDisk(self.root), self.index)
+        return Executor(ports, self.namespace_id, scanned, on_bytes)
 
     def _unusable(self) -> dict[str, str]:
         return {u.path: u.why for u in self.index.load_unusable().values()}

@@ -8,11 +8,16 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import boto3
-from driftbox.synchronizer import MARKER
+from driftbox.adapters.api import Api
+from driftbox.adapters.home import Home
+from driftbox.core import actions as a
+from driftbox.synchronizer import MARKER, Synchronizer
 
 from infra.local.child import PROJECT_DIR, LocalStack
 
@@ -59,6 +64,25 @@ def new_user(stack: LocalStack, base: Path, *names: str, email: str | None = Non
         device.run("login", email, "--device", device.name)
         device.run("link", str(device.folder))
     return devices
+
+
+@contextmanager
+def in_process(device: Device) -> Iterator[Synchronizer]:
+    """The device's synchronizer in this process (device name "laptop"), so that a test can stop
+    it between its plan and its execution, or run its executor on a plan it made earlier."""
+    home = Home.resolve(str(device.home), {})
+    settings = home.load_settings()
+    assert settings.linked_folder and settings.namespace_id
+    api = Api(device.stack.api, home.load_token())
+    with Synchronizer.open(api, home, Path(settings.linked_folder), settings.namespace_id, "laptop") as sync:
+        yield sync
+
+
+def plan_now(sync: Synchronizer) -> tuple[list[a.Action], Any]:
+    """Pull, scan and plan, as a round does; the caller runs the plan later."""
+    sync.pull()
+    found = sync._scan()
+    return sync._plan(found), found
 
 
 def converge(*devices: Device) -> None:

@@ -5,42 +5,19 @@ Synchronizer on the real stack), so the test can stop it between the two; the ot
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from driftbox.adapters.api import Api
-from driftbox.adapters.home import Home
 from driftbox.core import actions as a
-from driftbox.executor import Executor
-from driftbox.synchronizer import Synchronizer
 
-from tests.system.devices import Device, new_user
+from tests.system.devices import Device, in_process, new_user, plan_now
 
 
 @pytest.fixture
 def pair(make_stack: Any, tmp_path: Path) -> tuple[Device, Device]:
     laptop, phone = new_user(make_stack(None), tmp_path, "laptop", "phone")
     return laptop, phone
-
-
-@contextmanager
-def in_process(device: Device) -> Iterator[Synchronizer]:
-    home = Home.resolve(str(device.home), {})
-    settings = home.load_settings()
-    assert settings.linked_folder and settings.namespace_id
-    api = Api(device.stack.api, home.load_token())
-    with Synchronizer.open(api, home, Path(settings.linked_folder), settings.namespace_id, "laptop") as sync:
-        yield sync
-
-
-def plan_now(sync: Synchronizer) -> tuple[list[a.Action], Any]:
-    """Pull, scan and plan, as a round does; the caller runs the plan later."""
-    sync.pull()
-    found = sync._scan()
-    return sync._plan(found), found
 
 
 def test_a_folder_delete_never_takes_a_file_added_after_the_plan(pair: tuple[Device, Device]) -> None:
@@ -61,9 +38,7 @@ def test_a_folder_delete_never_takes_a_file_added_after_the_plan(pair: tuple[Dev
         # Meanwhile the phone adds a photo to the folder the laptop is about to delete.
         (phone.folder / "trip" / "new.jpg").write_bytes(b"taken after the laptop looked")
         phone.sync()
-        outcome = Executor(sync.api, sync.index, sync.root, sync.namespace_id, sync.pool, found.hashed).run(
-            actions
-        )
+        outcome = sync.executor(found.hashed).run(actions)
         assert "/trip" in outcome.failed  # refused, not applied: the server saw what the laptop had not
 
         report = sync.once()  # the next pass sees the photo, and keeps it on both sides

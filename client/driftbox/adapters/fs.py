@@ -1,4 +1,4 @@
-"""Local files for sync: hashing one (refusing a result the file outran), and making writes durable."""
+"""Local files for sync: where a path is, hashing one (refusing a result the file outran), durable writes."""
 
 from __future__ import annotations
 
@@ -15,6 +15,11 @@ class FileChangedWhileReading(DriftboxError, ValueError):
     A ValueError too, so a caller that treats "not settled yet, try on the next scan" as a value
     problem (unlike an OSError: unreadable, vanished) catches it without knowing this module.
     """
+
+
+def local_path(root: Path, path: str) -> Path:
+    """The place on disk of a Driftbox path (already checked: no '..', no empty component)."""
+    return root.joinpath(*path[1:].split("/"))
 
 
 def hash_file(path: Path) -> Hashed:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from driftbox.adapters.fs import FileChangedWhileReading
+from driftbox.adapters.fs import FileChangedWhileReading, local_path
 from driftbox.adapters.index import CachedHash, LocalStat
 from driftbox.adapters.transfer import PART_PREFIX
 from driftbox.core import paths, twins
@@ -38,11 +38,6 @@ class Scan:
     hashed_count: int = 0
     leftovers: list[Path] = field(default_factory=list)  # temporary files of a client that died
     twins: list[twins.Twin] = field(default_factory=list)  # names that lost their key to another
-
-
-def local_path(root: Path, path: str) -> Path:
-    """The place on disk of a Driftbox path (already checked: no '..', no empty component)."""
-    return root.joinpath(*path[1:].split("/"))
 
 
 def scan(

@@ -29,9 +29,10 @@ from typing import Any
 
 from driftbox import errors
 from driftbox.adapters.api import Api
-from driftbox.adapters.fs import fsync_path
+from driftbox.adapters.fs import fsync_path, local_path
 from driftbox.core.model import CHUNK_SIZE
 from driftbox.errors import DriftboxError
+from driftbox.ports import FileDown, FileUp
 
 GRANTS_PER_REQUEST = 1000  # the server's limit
 # The server bounds the bytes a namespace may have on URLs not yet committed (8 GiB by default,
@@ -218,6 +219,44 @@ def download_many(
             with contextlib.suppress(FileNotFoundError):
                 part.unlink()
     return failed
+
+
+class PresignedTransfers:
+    """``ports.Transfers`` for one linked folder: ``upload_many`` and ``download_many`` below."""
+
+    def __init__(self, api: Api, namespace_id: str, root: Path, pool: ThreadPoolExecutor) -> None:
+        self.api = api
+        self.namespace_id = namespace_id
+        self.root = root
+        self.pool = pool
+
+    def upload(
+        self,
+        files: Sequence[FileUp],
+        *,
+        already_stored: set[str],
+        on_stored: Callable[[str, int], None],
+    ) -> tuple[int, dict[str, str]]:
+        places = {local_path(self.root, file.path): file.path for file in files}
+        uploads = [Upload(local_path(self.root, f.path), f.chunks, f.size_bytes) for f in files]
+        sent, failed = upload_many(
+            self.api,
+            self.namespace_id,
+            uploads,
+            pool=self.pool,
+            already_stored=already_stored,
+            on_stored=on_stored,
+        )
+        return sent, {places[place]: why for place, why in failed.items()}
+
+    def download(self, files: Sequence[FileDown], *, on_chunk: Callable[[int], None]) -> dict[str, str]:
+        places = {local_path(self.root, file.path): file.path for file in files}
+        downloads = [
+            Download(local_path(self.root, f.path), f.chunks, f.content_hash, f.mtime_ns, f.executable)
+            for f in files
+        ]
+        failed = download_many(self.api, self.namespace_id, downloads, pool=self.pool, on_chunk=on_chunk)
+        return {places[place]: why for place, why in failed.items()}
 
 
 def executable_mode(mode: int, executable: bool) -> int:

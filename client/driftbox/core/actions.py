@@ -1,17 +1,24 @@
 """The planner's instructions to the executor, and what the executor records after each one.
 
-The planner (``core.planner``) returns a list of these; the executor applies them in order, one
-by one, and after each one that succeeds updates the *synced* tree as said below, in the same
-SQLite transaction as anything else it saves for that step. An action that fails (a file that
-changed under it, an I/O error) records nothing, and the executor goes on with the next one: each
-checks what it finds, so none can destroy what an earlier failure left in place. A commit that
-fails (409 conflict or any other error) ends the plan: later actions may rely on it (an upload to
-where a refused move would have put a file, whose ``parent_rev`` then names another object's rev).
-The next round plans again from what is then on disk and on the server; a prefix of any plan is a
-safe place to stop.
+The planner (``core.planner``) returns a list of these; the executor (``driftbox.executor``)
+applies them in order and after each one that succeeds updates the *synced* tree as said below, in
+the same SQLite transaction as anything else it saves for that step. An action that fails (a file
+that changed under it, an I/O error, an op the server refused) records nothing, is reported for
+its path, and the executor goes on with the next one: each checks what it finds, so none can
+destroy what an earlier failure left in place. The next round plans again from what is then on
+disk and on the server; a prefix of any plan is a safe place to stop.
 
-Remote actions. The executor sends consecutive ones as the ops of one commit (DESIGN §3); a 409
-refuses the whole commit, and so every action of it. "result" is the commit's result for the op.
+Remote actions. The executor sends consecutive ones as the ops of commits (DESIGN §3), while their
+chunks are still going up; "result" is the commit's result for the op. A 409 refuses the whole
+commit and names every op in conflict: the executor drops those (a folder delete also for a
+conflict below it) and sends the rest again, until one is accepted or no op named was sent (then
+none of them is committed). What it dropped fails, and is planned again next round, after the
+journal is read. An op that relied on a dropped one is refused in its turn where the server can
+tell (a rev names one version of one object: an upload to where a refused move would have put a
+file cannot match what is there); else it lands as planned, and the next round plans from both
+sides as they then are. A local action after a refused commit still runs, checking what it finds
+on disk; it never depends on the server having applied the commit (a local delete removes only
+bytes the plan saw, which are synced).
 
 - ``Upload(path, content_hash, parent_rev, executable)``: a put of the local file's bytes, which
   must hash to ``content_hash`` (else the file changed since the scan: fail it), with its
@@ -29,8 +36,10 @@ the last one exists on disk under that spelling when the action runs. Each check
 
 - ``Download(path, content_hash, rev, object_id, size, executable)``: writes that revision through
   a temporary file in the same folder (every chunk and the content hash checked, the revision's
-  executable bit set on the mode the file had, fsync, rename), only if ``path`` holds nothing or
-  a file at ``synced[key]``'s content hash: never over an unsynced edit (else fail it). Records
+  executable bit set on the mode the file had, fsync, rename), only if ``path`` holds what the
+  scan saw, which the plan found to be nothing or a file at ``synced[key]``'s content hash: never
+  over an unsynced edit (else fail it). The chunk list comes from the remote tree, at the path a
+  move committed earlier in the run took the file from, if it did. Records
   ``synced[key] = Item(path, file, content_hash, size, rev, object_id, the new file's inode,
   executable)``.
 - ``CreateLocalFolder(path, rev, object_id)``: mkdir (nothing to do if a folder is there; a file
@@ -42,7 +51,9 @@ the last one exists on disk under that spelling when the action runs. Each check
   ``synced`` at ``key`` and below; if it left it: nothing.
 - ``MoveLocal(from_path, to_path)``: a rename that never replaces anything (``to_path`` is free,
   or has the key of ``from_path``: a case-only rename); else fail it. Records
-  ``move_synced(from_path, to_path)``.
+  ``move_synced(from_path, to_path)``. What the plan saw at ``from_path`` (the scan) is, for the
+  rest of the run, what it sees at ``to_path``: a conflicted copy moved aside goes up in the same
+  run, and the server's version comes down to the place it left.
 - ``Record(path_key, item)``: no I/O. Records ``synced[path_key] = item``, or drops that one key
   if ``item`` is None.
 

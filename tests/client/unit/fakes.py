@@ -1,26 +1,40 @@
 """A fake server and a fake disk: the two sides the planner's tests apply plans to.
 
 The server applies commits with the rules of ``chalicelib/domain/commit.py`` (re-implemented here:
-the client never imports chalicelib): a put against a stale ``parent_rev`` is a conflict and the
-whole commit changes nothing; a put or mkdir under missing folders creates them; a delete of a
-folder is recursive; a move of a folder moves its subtree; a put of the bytes already there is a
-no-op. It keeps every content hash ever stored (``history``). The disk is case-insensitive and
-case-preserving (one entry per key) but strict about spelling: an action must name every existing
-component exactly as the disk spells it, as a case-sensitive disk would require.
+the client never imports chalicelib): ops apply in order, each seeing the ones before it; a put
+against a stale ``parent_rev`` is a conflict, every conflict of a commit is named (``Refused``)
+and the whole commit changes nothing; a put or mkdir under missing folders creates them; a delete
+of a folder is recursive; a move of a folder moves its subtree; a put of the bytes already there
+is a no-op. A new revision's rev is the next number of one count for the whole server (the real
+one uses the journal's seq), so a rev names one version of one object. It keeps every content
+hash ever stored (``history``) and the chunks sent to it (``chunks``).
+
+The disk is case-insensitive and case-preserving (one entry per key) but strict about spelling:
+an action must name every existing component exactly as the disk spells it, as a case-sensitive
+disk would require. Besides the user's edits, it offers what the executor asks of a disk
+(``driftbox.ports.LocalFiles``), failing as the operating system does (``OSError``).
+
+A content is named by a short label (``h0``); its one chunk is the SHA-256 of the label
+(``chunk_of``), its size the label's length (``size_of``).
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import itertools
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+from driftbox.adapters.index import CachedHash, LocalStat
 from driftbox.core import paths
 from driftbox.core.model import FILE, FOLDER, Item, Kind
+from driftbox.ports import Found
 
 
 class Refused(Exception):
-    """The server's 409 conflict: nothing of the commit was applied."""
+    """The server's 409 conflict: nothing of the commit was applied; ``args`` are the paths named."""
 
 
 class UnsafeAction(AssertionError):
@@ -33,6 +47,10 @@ class BadAction(AssertionError):
 
 def size_of(content_hash: str) -> int:
     return len(content_hash)  # "" for folders: 0
+
+
+def chunk_of(content_hash: str) -> str:
+    return hashlib.sha256(content_hash.encode()).hexdigest()
 
 
 # -- the server ---------------------------------------------------------------------------------
@@ -65,19 +83,29 @@ class FakeServer:
     def __init__(self) -> None:
         self.nodes: dict[str, Node] = {}
         self.history: set[str] = set()
+        self.chunks: set[str] = set()
         self._ids = itertools.count(1)
+        self._revs = itertools.count(1)
 
     def tree(self) -> dict[str, Item]:
         return {k: node.item() for k, node in self.nodes.items() if node.live}
 
     def commit(self, ops: Sequence[tuple[object, ...]]) -> list[Effect]:
-        """Apply all ops in order, or none of them (``Refused``)."""
-        saved = dict(self.nodes)
-        try:
-            return [self._apply(op) for op in ops]
-        except Refused:
-            self.nodes = saved
-            raise
+        """Apply all ops in order, or none of them (``Refused``, naming every conflict)."""
+        saved_nodes, saved_history = dict(self.nodes), set(self.history)
+        effects: list[Effect] = []
+        conflicts: list[str] = []
+        for op in ops:
+            before = dict(self.nodes)
+            try:
+                effects.append(self._apply(op))
+            except Refused as exc:  # the next ops see the tree without this one
+                self.nodes = before
+                conflicts += exc.args
+        if conflicts:
+            self.nodes, self.history = saved_nodes, saved_history
+            raise Refused(*conflicts)
+        return effects
 
     def _apply(self, op: tuple[object, ...]) -> Effect:
         name, *args = op
@@ -90,8 +118,8 @@ class FakeServer:
 
     def _successor(self, current: Node | None, kind: Kind) -> tuple[str, int]:
         if current is not None and current.object_id is not None and current.kind == kind:
-            return current.object_id, current.rev + 1
-        return f"id{next(self._ids)}", 1
+            return current.object_id, next(self._revs)
+        return f"id{next(self._ids)}", next(self._revs)
 
     def _ensure_parents(self, path: str) -> str:
         display = ""
@@ -152,7 +180,9 @@ class FakeServer:
         target = self._source(path, parent_rev)
         doomed = [target, *self._below(paths.key(target.path))] if target.kind == FOLDER else [target]
         for node in doomed:
-            self.nodes[paths.key(node.path)] = replace(node, rev=node.rev + 1, live=False, content_hash="")
+            self.nodes[paths.key(node.path)] = replace(
+                node, rev=next(self._revs), live=False, content_hash=""
+            )
         return Effect(target, deleted=doomed)
 
     def _move(self, from_path: str, to_path: str, parent_rev: int | None) -> Effect:
@@ -198,14 +228,29 @@ class FakeDisk:
         self._next_inode = itertools.count(100)
         self._freed: list[int] = []
         self._reuse_inodes = reuse_inodes
+        self._mtimes: dict[int, int] = {}  # by inode: a rename keeps it, a write or an edit moves it
+        self._clock = itertools.count(1)
 
     def tree(self) -> dict[str, Item]:
         return dict(self.entries)
 
+    def scan(self) -> dict[str, CachedHash]:
+        """What the scanner would cache of every file: its stat, content and chunks."""
+        return {
+            k: CachedHash(self._stat(entry), entry.content_hash, (chunk_of(entry.content_hash),))
+            for k, entry in self.entries.items()
+            if entry.kind == FILE
+        }
+
+    def _stat(self, entry: Item) -> LocalStat:
+        assert entry.inode is not None
+        return LocalStat(entry.size, self._mtimes.get(entry.inode, 0), entry.inode)
+
     def _inode(self) -> int:
-        if self._reuse_inodes and self._freed:  # ext4 hands out freed inodes again
-            return self._freed.pop()
-        return next(self._next_inode)
+        reuse = self._reuse_inodes and self._freed  # ext4 hands out freed inodes again
+        inode = self._freed.pop() if reuse else next(self._next_inode)
+        self._mtimes[inode] = next(self._clock)
+        return inode
 
     def _free(self, entry: Item) -> None:
         assert entry.inode is not None
@@ -225,7 +270,7 @@ class FakeDisk:
     def below(self, path_key: str) -> list[str]:
         return sorted((k for k in self.entries if paths.is_within(k, path_key)), key=lambda k: k.count("/"))
 
-    # -- what the executor does ----------------------------------------------------------------
+    # -- what a user or the executor does -------------------------------------------------------
     def write(self, path: str, content_hash: str) -> Item:
         """A temporary file renamed over the target: a new inode."""
         existing = self.exact(path)
@@ -245,19 +290,6 @@ class FakeDisk:
         entry = self.entries[paths.key(path)] = existing or Item(path, FOLDER, inode=self._inode())
         return entry
 
-    def delete(self, path: str, kind: Kind, content_hash: str) -> bool:
-        """Delete a file only at that content, a folder only if empty; False if it left it."""
-        entry = self.exact(path)
-        if entry is None or entry.kind != kind:
-            return False
-        if kind == FILE and entry.content_hash != content_hash:
-            return False
-        if kind == FOLDER and self.below(paths.key(path)):
-            return False
-        del self.entries[paths.key(path)]
-        self._free(entry)
-        return True
-
     def rename(self, from_path: str, to_path: str) -> None:
         source = self.exact(from_path)
         if source is None:
@@ -274,6 +306,45 @@ class FakeDisk:
         for entry in entries:
             new_path = paths.reroot(entry.path, from_path, to_path)
             self.entries[paths.key(new_path)] = replace(entry, path=new_path)
+
+    # -- what only the executor does (ports.LocalFiles) -----------------------------------------
+    def stat(self, path: str) -> Found | None:
+        entry = self.exact(path)
+        return None if entry is None else Found(entry.kind, self._stat(entry))
+
+    def make_folder(self, path: str) -> None:
+        existing = self.exact(path)
+        if existing is not None and existing.kind != FOLDER:
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), path)
+        self.mkdir(path)
+
+    def make_parents(self, path: str) -> None:
+        for ancestor in paths.ancestors(path):
+            entry = self.entries.get(paths.key(ancestor))
+            if entry is None:
+                self.mkdir(ancestor)
+            elif entry.path != ancestor:
+                raise BadAction(f"{path}: the disk spells {ancestor} {entry.path}")
+            elif entry.kind != FOLDER:
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), ancestor)
+
+    def remove_file(self, path: str) -> None:
+        entry = self.exact(path)
+        if entry is None:
+            return
+        if entry.kind != FILE:
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+        self._free(self.entries.pop(paths.key(path)))
+
+    def remove_folder(self, path: str) -> None:
+        entry = self.exact(path)
+        if entry is None:
+            return
+        if entry.kind != FOLDER:
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), path)
+        if self.below(paths.key(path)):
+            raise OSError(errno.ENOTEMPTY, os.strerror(errno.ENOTEMPTY), path)
+        self._free(self.entries.pop(paths.key(path)))
 
     # -- what only a user does ----------------------------------------------------------------
     def remove_tree(self, path: str) -> None:
@@ -300,6 +371,5 @@ class FakeDisk:
         if entry is None or entry.kind != FILE:
             raise BadAction(f"no file {path} to edit")
         self.entries[paths.key(path)] = replace(entry, content_hash=content_hash, size=size_of(content_hash))
-
-
-# -- the executor -------------------------------------------------------------------------------
+        assert entry.inode is not None
+        self._mtimes[entry.inode] = next(self._clock)

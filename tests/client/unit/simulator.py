@@ -1,31 +1,38 @@
-"""The world the planner's tests run plans in: the fakes (``fakes.py``) and an executor.
+"""The world the planner's tests run plans in: the shipped executor over fakes of the server and disk.
 
-The executor applies a plan as ``driftbox.core.actions`` says, updating the synced tree, and checks
-the planner's safety promises on each action as it goes (``UnsafeAction``).
+``World`` wires ``driftbox.executor.Executor``, the code users run, to the fakes of ``fakes.py``
+through the executor's ports, and to a real ``Index`` (SQLite, in a temporary folder). It is not
+an executor: it plans, lets the real one run the plan, and watches what that asks the ports to do:
+
+- nothing unsynced is lost (property 3): a commit deletes only file versions the synced tree holds
+  and overwrites only synced content (``Watched.commit``), a download replaces only a file at its
+  synced content, a local delete removes only a file at its synced content (``Watched*``), else
+  ``UnsafeAction``;
+- ``strict`` (nothing moved since the plan): every action succeeds; one the executor reports as
+  failed, a folder removal that finds the folder not empty, or an action on a path the disk
+  spells otherwise is a planner bug (``BadAction``).
 """
 
 from __future__ import annotations
 
+import atexit
 import datetime
-from collections.abc import Callable, Iterable, Mapping
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
 
+from driftbox import errors
+from driftbox.adapters.index import Index
 from driftbox.core import paths
-from driftbox.core.actions import (
-    REMOTE_ACTIONS,
-    Action,
-    CreateLocalFolder,
-    CreateRemoteFolder,
-    DeleteLocal,
-    DeleteRemote,
-    Download,
-    MoveLocal,
-    MoveRemote,
-    Record,
-    Upload,
-)
+from driftbox.core.actions import Action
+from driftbox.core.journal import RemoteFile
 from driftbox.core.model import FILE, FOLDER, Item
 from driftbox.core.planner import plan
+from driftbox.executor import Executor, Outcome
+from driftbox.ports import FileDown, FileUp, Found, Ports
 
 from tests.client.unit.fakes import (
     BadAction,
@@ -35,213 +42,268 @@ from tests.client.unit.fakes import (
     Node,
     Refused,
     UnsafeAction,
+    chunk_of,
 )
-
-
-def move_synced(synced: dict[str, Item], from_path: str, to_path: str) -> None:
-    """``actions.move_synced``, written again here so that the test does not trust the planner's."""
-    from_key, to_key = paths.key(from_path), paths.key(to_path)
-
-    def at_or_below(k: str, root: str) -> bool:
-        return k == root or paths.is_within(k, root)
-
-    moving = {k: item for k, item in synced.items() if at_or_below(k, from_key)}
-    for k in [k for k in synced if at_or_below(k, to_key) or k in moving]:
-        del synced[k]
-    for item in moving.values():
-        new_path = paths.reroot(item.path, from_path, to_path)
-        synced[paths.key(new_path)] = replace(item, path=new_path)
-
-
-def drop_synced(synced: dict[str, Item], path_key: str) -> None:
-    for k in [k for k in synced if k == path_key or paths.is_within(k, path_key)]:
-        del synced[k]
-
-
-class Skipped(Exception):
-    """The executor leaves an action undone: what it finds is not what the plan expected."""
-
-
-@dataclass
-class Executor:
-    """Applies plans to a FakeServer and a FakeDisk; remote actions in runs, one commit each.
-
-    ``strict`` (the world did not move since the plan): an action the executor would have to
-    skip is a planner bug, raised as UnsafeAction or BadAction. Otherwise it is skipped, counted,
-    and the next round plans again, as the real executor does.
-    """
-
-    server: FakeServer
-    disk: FakeDisk
-    synced: dict[str, Item]
-    strict: bool = True
-    refused_commits: int = 0
-    skipped: int = 0
-    racing_deletes: int = 0  # unsynced remote files a race took along (kept in history)
-
-    def run(self, actions: Iterable[Action]) -> None:
-        """Apply a plan; a refused commit ends it (what follows may rely on what was refused)."""
-        batch: list[Action] = []
-        for action in actions:
-            if isinstance(action, REMOTE_ACTIONS):
-                batch.append(action)
-                continue
-            if not self._commit(batch):
-                return
-            batch = []
-            self._guarded(self._local, action)
-        self._commit(batch)
-
-    def _guarded(self, apply: Callable[[Action], None], action: Action) -> bool:
-        try:
-            apply(action)
-        except (Skipped, BadAction) as exc:
-            if self.strict:
-                raise (UnsafeAction if isinstance(exc, Skipped) else BadAction)(f"{action}: {exc}") from exc
-            self.skipped += 1
-            return False
-        return True
-
-    def _commit(self, batch: list[Action]) -> bool:
-        # The executor reads each upload's bytes before it commits: a file not there as planned
-        # (an earlier action failed) is not sent.
-        batch = [action for action in batch if self._guarded(self._readable, action)]
-        if not batch:
-            return True
-        try:
-            effects = self.server.commit([self._op(action) for action in batch])
-        except Refused:
-            self.refused_commits += 1
-            return False
-        for action, effect in zip(batch, effects, strict=True):  # each sees the records before it
-            self._check_remote(action, effect)
-            self._record_remote(action, effect)
-        return True
-
-    def _readable(self, action: Action) -> None:
-        if isinstance(action, Upload | CreateRemoteFolder):
-            local = self.disk.exact(action.path)
-            if local is None or (isinstance(action, Upload) and local.content_hash != action.content_hash):
-                raise Skipped(f"the disk holds {local}")
-
-    @staticmethod
-    def _op(action: Action) -> tuple[object, ...]:
-        if isinstance(action, Upload):
-            return ("put", action.path, action.parent_rev, action.content_hash)
-        if isinstance(action, CreateRemoteFolder):
-            return ("mkdir", action.path)
-        if isinstance(action, DeleteRemote):
-            return ("delete", action.path, action.parent_rev)
-        assert isinstance(action, MoveRemote)
-        return ("move", action.from_path, action.to_path, action.parent_rev)
-
-    def _check_remote(self, action: Action, effect: Effect) -> None:
-        """Property 3, remote side: only synced revisions are deleted or overwritten.
-
-        Not strict (the server moved on since the plan), two races of the server's rules are
-        counted, not failed: a folder delete takes along what was added or changed below it
-        meanwhile, and a ``parent_rev`` can match another object's rev (revs start at 1 for each
-        new object id: one created where a file was moved away, or replaced by a folder and
-        back). What they remove stays in the server's history."""
-        for node in effect.deleted:  # only at the synced rev
-            self._check_lost(
-                action,
-                node,
-                synced_at=lambda synced, node: synced.rev == node.rev,
-                below=node is not effect.result,
-            )
-        if effect.replaced is not None:  # only at the synced content (whatever its rev)
-            self._check_lost(
-                action,
-                effect.replaced,
-                synced_at=lambda synced, node: synced.content_hash == node.content_hash,
-                below=False,
-            )
-
-    def _check_lost(
-        self, action: Action, node: Node, *, synced_at: Callable[[Item, Node], bool], below: bool
-    ) -> None:
-        synced = self.synced.get(paths.key(node.path))
-        if node.kind != FILE or (synced is not None and synced_at(synced, node)):
-            return
-        if not self.strict and (below or synced is None or synced.object_id != node.object_id):
-            self.racing_deletes += 1
-            return
-        raise UnsafeAction(f"{action}: deletes or overwrites the unsynced {node} (synced {synced})")
-
-    def _record_remote(self, action: Action, effect: Effect) -> None:
-        node = effect.result
-        if isinstance(action, Upload | CreateRemoteFolder):
-            local = self.disk.exact(action.path)
-            assert local is not None
-            self.synced[paths.key(node.path)] = replace(node.item(), inode=local.inode)
-        elif isinstance(action, DeleteRemote):
-            drop_synced(self.synced, paths.key(action.path))
-        elif isinstance(action, MoveRemote):
-            move_synced(self.synced, action.from_path, action.to_path)
-
-    def _local(self, action: Action) -> None:
-        path_key = action.path_key if isinstance(action, Record) else paths.key(_path_of(action))
-        synced = self.synced.get(path_key)
-        if isinstance(action, Record):
-            if action.item is None:
-                self.synced.pop(path_key, None)
-            else:
-                self.synced[path_key] = action.item
-        elif isinstance(action, Download):
-            # Only over nothing, or over a file at the synced content: never over an unsynced edit.
-            existing = self.disk.exact(action.path)
-            if existing is not None and (synced is None or existing.content_hash != synced.content_hash):
-                raise Skipped(f"would overwrite the unsynced local {existing}")
-            if action.content_hash not in self.server.history:
-                raise BadAction("the server never stored that content")
-            entry = self.disk.write(action.path, action.content_hash)
-            self.synced[path_key] = Item(
-                action.path, FILE, action.content_hash, action.size, action.rev, action.object_id, entry.inode
-            )
-        elif isinstance(action, CreateLocalFolder):
-            entry = self.disk.mkdir(action.path)
-            self.synced[path_key] = Item(
-                action.path, FOLDER, rev=action.rev, object_id=action.object_id, inode=entry.inode
-            )
-        elif isinstance(action, DeleteLocal):
-            if action.kind == FILE and (synced is None or synced.content_hash != action.content_hash):
-                raise Skipped(f"would delete local content that is not synced ({synced})")
-            if not self.disk.delete(action.path, action.kind, action.content_hash):
-                raise Skipped("not there as planned (changed, or a folder not empty)")
-            drop_synced(self.synced, path_key)
-        elif isinstance(action, MoveLocal):
-            self.disk.rename(action.from_path, action.to_path)
-            move_synced(self.synced, action.from_path, action.to_path)
-
-
-def _path_of(action: Action) -> str:
-    if isinstance(action, MoveLocal | MoveRemote):
-        return action.from_path
-    assert not isinstance(action, Record)
-    return action.path
-
-
-# -- a world: both sides from one start, edits on each, then rounds of plan and execute -----------
 
 DEVICE = "laptop"
 TODAY = datetime.date(2024, 5, 6)
+NAMESPACE = "ns1"
 
 
 class NotConverged(AssertionError):
     pass
 
 
+# -- the real index, one SQLite file for every world of this process -------------------------------
+
+_shared: list[Index] = []  # one for the process: opening one costs more than a world's whole run
+_owner: list[object] = []  # the world using it now
+
+
+def _fresh_index(owner: object) -> Index:
+    """The process's index, emptied for ``owner``; a world made earlier must not be used again."""
+    if not _shared:
+        folder = Path(tempfile.mkdtemp(prefix="driftbox-simulator-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        _shared.append(Index.open(folder / "index.db", folder / "linked", NAMESPACE))
+    index = _shared[0]
+    with index.transaction() as tx:
+        tx.clear_synced()
+        tx.clear_remote()
+        tx.forget_uploaded()
+        tx.replace_stat_cache({})
+        tx.set_cursor(None)
+    _owner[:] = [owner]
+    return index
+
+
+# -- the ports, watched ----------------------------------------------------------------------------
+
+
+@dataclass
+class Watch:
+    """What the watchers share: the world's index, whether it stood still, and what they saw."""
+
+    index: Index
+    strict: bool = True
+    refused_commits: int = 0
+    racing_deletes: int = 0  # unsynced remote files a race took along (kept in history)
+
+    def is_synced(self, entry: Item) -> bool:
+        """Whether the local file ``entry`` holds synced bytes: the synced content at its key, or
+        that of the synced file on its inode (moved here by a rename the synced tree does not show
+        yet: a local action runs even when a commit before it was refused)."""
+        synced = self.index.load_synced()
+        at_key = synced.get(paths.key(entry.path))
+        if at_key is not None and at_key.kind == FILE and at_key.content_hash == entry.content_hash:
+            return True
+        return any(
+            s.kind == FILE and (s.inode, s.content_hash) == (entry.inode, entry.content_hash)
+            for s in synced.values()
+        )
+
+
+@dataclass
+class WatchedServer:
+    """``ports.Committer`` over a FakeServer, as the real API answers: results, or a 409 naming
+    every conflict, or missing chunks."""
+
+    server: FakeServer
+    watch: Watch
+
+    def commit(self, namespace_id: str, ops: list[dict[str, Any]], idempotency_key: str | None = None) -> Any:
+        assert namespace_id == NAMESPACE and idempotency_key
+        stored = _stored_chunks(self.server)
+        missing = [c for op in ops if op["op"] == "put" for c in op["chunks"] if c not in stored]
+        if missing:
+            raise errors.MissingChunks(409, "missing_chunks", "upload these first", {"hashes": missing})
+        for op in ops:
+            if op["op"] == "put":
+                assert op["chunks"] == [chunk_of(op["content_hash"])], op
+                assert op["size"] == len(op["content_hash"]), op
+        try:
+            effects = self.server.commit([_as_fake(op) for op in ops])
+        except Refused as exc:
+            self.watch.refused_commits += 1
+            conflicts = [{"path": path, "current_rev": None} for path in exc.args]
+            raise errors.Conflict(409, "conflict", "the namespace changed", {"conflicts": conflicts}) from exc
+        synced = self.watch.index.load_synced().values()
+        for op, effect in zip(ops, effects, strict=True):
+            self._check(op, effect, synced)
+        results = [
+            {"path": e.result.path, "object_id": e.result.object_id, "rev": e.result.rev} for e in effects
+        ]
+        return {"results": results, "head_seq": 0}
+
+    def _check(self, op: dict[str, Any], effect: Effect, synced: Any) -> None:
+        """Property 3, remote side: only synced file versions are deleted, only synced content is
+        overwritten. Not strict (the server moved on since the plan), a folder delete may take
+        along what was added or changed below it meanwhile: counted, not failed (the server
+        deletes folders recursively; what it removes stays in its history)."""
+        files = [s for s in synced if s.kind == FILE]
+        versions = {(s.object_id, s.rev) for s in files}  # a rev names one version of one object
+        for node in effect.deleted:
+            if node.kind == FILE and (node.object_id, node.rev) not in versions:
+                self._lost(op, node, below=node is not effect.result)
+        # The synced content at that key, or of that object (moved by an earlier op of the commit).
+        contents = {(paths.key(s.path), s.content_hash) for s in files} | {
+            (s.object_id, s.content_hash) for s in files
+        }
+        replaced = effect.replaced
+        if (
+            replaced is not None
+            and not {
+                (paths.key(replaced.path), replaced.content_hash),
+                (replaced.object_id, replaced.content_hash),
+            }
+            & contents
+        ):
+            self._lost(op, replaced, below=False)
+
+    def _lost(self, op: dict[str, Any], node: Node, *, below: bool) -> None:
+        if below and not self.watch.strict:
+            self.watch.racing_deletes += 1
+            return
+        raise UnsafeAction(f"{op}: deletes or overwrites the unsynced {node}")
+
+
+def _stored_chunks(server: FakeServer) -> set[str]:
+    """The chunks sent, and those of every revision: the real server's ``present`` ones."""
+    return server.chunks | {chunk_of(content) for content in server.history}
+
+
+def _as_fake(op: dict[str, Any]) -> tuple[object, ...]:
+    if op["op"] == "put":
+        return ("put", op["path"], op["parent_rev"], op["content_hash"])
+    if op["op"] == "mkdir":
+        return ("mkdir", op["path"])
+    if op["op"] == "delete":
+        return ("delete", op["path"], op["parent_rev"])
+    return ("move", op["from"], op["to"], op["parent_rev"])
+
+
+@dataclass
+class WatchedDisk:
+    """``ports.LocalFiles`` over a FakeDisk: a file is removed only at its synced content."""
+
+    disk: FakeDisk
+    watch: Watch
+
+    def stat(self, path: str) -> Found | None:
+        return self.disk.stat(path)
+
+    def make_folder(self, path: str) -> None:
+        self.disk.make_folder(path)
+
+    def make_parents(self, path: str) -> None:
+        self.disk.make_parents(path)
+
+    def remove_file(self, path: str) -> None:
+        entry = self.disk.exact(path)
+        if entry is not None and entry.kind == FILE and not self.watch.is_synced(entry):
+            raise UnsafeAction(f"deletes the unsynced local {entry}")
+        self.disk.remove_file(path)
+
+    def remove_folder(self, path: str) -> None:
+        try:
+            self.disk.remove_folder(path)
+        except OSError as exc:
+            if self.watch.strict:
+                raise BadAction(f"{path}: not there as planned ({exc.strerror})") from exc
+            raise
+
+    def rename(self, from_path: str, to_path: str) -> None:
+        self.disk.rename(from_path, to_path)
+
+
+@dataclass
+class FakeTransfers:
+    """``ports.Transfers`` between a FakeDisk and a FakeServer: a file's one chunk goes up if the
+    disk still holds its content; a download replaces only a file at its synced content."""
+
+    disk: FakeDisk
+    server: FakeServer
+    watch: Watch
+
+    def upload(
+        self,
+        files: Sequence[FileUp],
+        *,
+        already_stored: set[str],
+        on_stored: Callable[[str, int], None],
+    ) -> tuple[int, dict[str, str]]:
+        sent, failed = 0, {}
+        for file in files:
+            entry = self.disk.exact(file.path)
+            if entry is None or entry.kind != FILE or [chunk_of(entry.content_hash)] != list(file.chunks):
+                failed[file.path] = "not uploaded: changed while being uploaded"
+                continue
+            for chunk in file.chunks:
+                if chunk in already_stored:
+                    continue
+                if chunk in _stored_chunks(self.server):  # the server's "present"
+                    on_stored(chunk, 0)
+                    continue
+                self.server.chunks.add(chunk)
+                on_stored(chunk, file.size_bytes)
+                sent += file.size_bytes
+        return sent, failed
+
+    def download(self, files: Sequence[FileDown], *, on_chunk: Callable[[int], None]) -> dict[str, str]:
+        failed: dict[str, str] = {}
+        for file in files:
+            if file.content_hash not in self.server.history:
+                raise BadAction(f"{file.path}: the server never stored {file.content_hash}")
+            if list(file.chunks) != [chunk_of(file.content_hash)]:
+                failed[file.path] = "the server's chunk list does not match its content hash"
+                continue
+            existing = self.disk.exact(file.path)
+            if existing is not None and existing.kind == FOLDER:
+                raise IsADirectoryError(file.path)  # os.replace over a folder
+            if existing is not None and not self.watch.is_synced(existing):
+                raise UnsafeAction(f"{file.path}: would overwrite the unsynced local {existing}")
+            self.disk.write(file.path, file.content_hash)
+            on_chunk(len(file.content_hash))
+        return failed
+
+
+# -- a world: both sides from one start, edits on each, then rounds of plan and execute -----------
+
+
 @dataclass
 class World:
     server: FakeServer
     disk: FakeDisk
-    synced: dict[str, Item]
     plans: list[list[Action]] = field(default_factory=list)
-    executor: Executor = field(init=False)
+    outcomes: list[Outcome] = field(default_factory=list)
+    today: datetime.date = TODAY  # the date in conflicted copies' names
+    index: Index = field(init=False)
+    watch: Watch = field(init=False)
 
     def __post_init__(self) -> None:
-        self.executor = Executor(self.server, self.disk, self.synced)
+        self.index = _fresh_index(self)
+        self.watch = Watch(self.index)
+
+    def _in_use(self) -> Index:
+        assert _owner == [self], "a newer World took over the index: use one World at a time"
+        return self.index
+
+    @property
+    def synced(self) -> dict[str, Item]:
+        return self._in_use().load_synced()
+
+    def forget_synced(self) -> None:
+        """A lost or emptied index: no base at all."""
+        with self.index.transaction() as tx:
+            tx.clear_synced()
+
+    @property
+    def refused_commits(self) -> int:
+        return self.watch.refused_commits
+
+    @property
+    def racing_deletes(self) -> int:
+        return self.watch.racing_deletes
 
     @classmethod
     def start(cls, files: Mapping[str, str | None], *, reuse_inodes: bool = False) -> World:
@@ -249,7 +311,7 @@ class World:
 
         Folders above a path are created; a path under a file, or with the key of one already
         there, is left out."""
-        world = cls(FakeServer(), FakeDisk(reuse_inodes=reuse_inodes), {})
+        world = cls(FakeServer(), FakeDisk(reuse_inodes=reuse_inodes))
         disk, server = world.disk, world.server
         for path, content in files.items():
             folder = paths.ROOT
@@ -273,10 +335,32 @@ class World:
                     server.other_device(("put", path, None, content))
         local, remote = disk.tree(), server.tree()
         assert local.keys() == remote.keys(), (local, remote)
-        world.synced.update({k: replace(remote[k], inode=local[k].inode) for k in remote})
+        with world.index.transaction() as tx:
+            tx.put_synced_many((k, replace(remote[k], inode=local[k].inode), None) for k in remote)
         return world
 
     # -- syncing ----------------------------------------------------------------------------------
+    def pull(self) -> dict[str, Item]:
+        """The server's tree, saved in the index as a pass's pull saves it."""
+        remote = self.server.tree()
+        with self.index.transaction() as tx:
+            tx.clear_remote()
+            tx.put_remote_many(
+                (k, item, RemoteFile((chunk_of(item.content_hash),), 0) if item.kind == FILE else None)
+                for k, item in remote.items()
+            )
+        return remote
+
+    def executor(self) -> Executor:
+        """The shipped executor, on this world's ports, for a plan made from the disk as it is now."""
+        ports = Ports(
+            WatchedServer(self.server, self.watch),
+            FakeTransfers(self.disk, self.server, self.watch),
+            WatchedDisk(self.disk, self.watch),
+            self.index,
+        )
+        return Executor(ports, NAMESPACE, self.disk.scan())
+
     def sync(
         self,
         *,
@@ -290,8 +374,11 @@ class World:
         edits: the plan then runs against a server that moved on, and its commits may be refused).
         ``crash_after``: the client is killed after that many actions of the first plan.
         """
+        self._in_use()
         for round_number in range(max_rounds + 1):
-            actions = plan(self.synced, self.disk.tree(), self.server.tree(), device=DEVICE, today=TODAY)
+            remote = self.pull()
+            executor = self.executor()
+            actions = plan(self.synced, self.disk.tree(), remote, device=DEVICE, today=self.today)
             if not actions:
                 return round_number
             if round_number == max_rounds:
@@ -299,6 +386,9 @@ class World:
             self.plans.append(actions)
             if round_number == 0 and after_first_plan is not None:
                 after_first_plan()
-            self.executor.strict = after_first_plan is None
-            self.executor.run(actions[:crash_after] if round_number == 0 else actions)
+            self.watch.strict = after_first_plan is None
+            outcome = executor.run(actions[:crash_after] if round_number == 0 else actions)
+            self.outcomes.append(outcome)
+            if self.watch.strict and outcome.failed:
+                raise BadAction(f"the executor could not apply the plan as made: {outcome.failed}")
         raise AssertionError("unreachable")

@@ -3,10 +3,11 @@
 Each example starts from one random tree, synced on both sides, makes random edits on each side
 (creates, edits in place or by an editor's save, deletes, moves and renames of files and folders,
 moves by copy and delete, case-only renames, a file replaced by a folder and back; optionally
-with a disk that hands freed inodes to new files, as ext4 does), then plans and executes in the simulator
-until a plan is empty. Names come from a small alphabet with case and Unicode-form twins, so
-clashes are frequent. The executor checks on every action that nothing unsynced is deleted or
-overwritten (property 3); the tests check convergence (1) and that content survives (2).
+with a disk that hands freed inodes to new files, as ext4 does), then plans and lets the shipped
+executor (``driftbox.executor``, on the simulator's fake server and disk) run each plan, until a
+plan is empty. Names come from a small alphabet with case and Unicode-form twins, so clashes are
+frequent. The simulator checks on every call the executor makes that nothing unsynced is deleted
+or overwritten (property 3); the tests check convergence (1) and that content survives (2).
 """
 
 from __future__ import annotations
@@ -176,15 +177,15 @@ def _run(
         for edit in late:
             edit_remote(world, edit)
 
-    # Property 3 is checked by the executor, on every action.
+    # Property 3 is checked by the simulator, on every call the executor makes.
     rounds = world.sync(
         max_rounds=MAX_ROUNDS, after_first_plan=meanwhile if late else None, crash_after=crash_after
     )
     event(f"rounds: {rounds}")
     if not late and crash_after is None:  # nothing changed meanwhile: one plan does it all
         assert rounds <= 1, world.plans
-    elif world.executor.refused_commits or world.executor.racing_deletes:
-        event("a commit was refused" if world.executor.refused_commits else "a folder delete raced")
+    elif world.refused_commits or world.racing_deletes:
+        event("a commit was refused" if world.refused_commits else "a folder delete raced")
     for name in sorted({type(action).__name__ for actions in world.plans for action in actions}):
         event(f"plans hold a {name}")
     if any("conflicted copy" in str(action) for actions in world.plans for action in actions):
@@ -225,9 +226,10 @@ def test_a_server_that_moved_on_during_the_plan_is_caught_up_with(
     late: list[Edit],
     reuse_inodes: bool,
 ) -> None:
-    """Remote edits land between planning and executing: refused commits change nothing, the
-    next round plans again. (A folder deleted by the plan takes what was added in it meanwhile
-    along: the server deletes folders recursively; that content stays in its history.)"""
+    """Remote edits land between planning and executing: a refused commit changes nothing, the
+    executor drops the ops it names and sends the rest, the next round plans the dropped ones
+    again. (A folder deleted by the plan takes what was added in it meanwhile along: the server
+    deletes folders recursively; that content stays in its history.)"""
     _run(World.start(files, reuse_inodes=reuse_inodes), local_edits, remote_edits, late)
 
 
@@ -250,7 +252,7 @@ def test_an_emptied_index_merges_without_deleting_anything(
         edit_local(world, edit)
     for edit in remote_edits:
         edit_remote(world, edit)
-    world.synced.clear()  # a lost or emptied index: no base at all
+    world.forget_synced()  # a lost or emptied index: no base at all
     start = set(_files_of(world.disk.tree())) | set(_files_of(world.server.tree()))
     world.sync(max_rounds=MAX_ROUNDS)
     first = world.plans[0] if world.plans else []

@@ -273,7 +273,8 @@ def test_a_folder_moved_with_a_child_moved_out_of_it() -> None:
 
     end, actions = run({"/f/a": "h0", "/f/b": "h1"}, local, nothing)
     assert end == {"/g": None, "/g/b": "h1", "/a": "h0"}
-    assert actions == [MoveRemote("/f", "/g", None), MoveRemote("/g/a", "/a", 1)]
+    # 2: the rev /f/a was made at (revs count for the whole server: /f is 1), which a move keeps.
+    assert actions == [MoveRemote("/f", "/g", None), MoveRemote("/g/a", "/a", 2)]
 
 
 def test_a_move_to_different_places_on_each_side_follows_the_server() -> None:
