@@ -135,13 +135,12 @@ def _refusal(exc: TransactWriteError, answer: IdempotencyModel | None) -> Except
 # A path's row is at its live key or its tombstone key (keys.py), so writing a node is two items:
 # its row, put, and the row at its other key, deleted; both on condition that what is stored there
 # is older, in one transaction, so that a slow writer of an older commit can never leave a row
-# beside a newer one (nor overwrite it). Rows of a large commit go 50 nodes to a transaction (100
-# items and 4 MB at most; a row holds up to about 70 KB: a long path and 2,000 inline digests);
-# up to _PER_ROW_MAX nodes each get a transaction of their own, in parallel.
+# beside a newer one (nor overwrite it). A commit's nodes go 50 to a transaction (100 items and
+# 4 MB at most; a row holds up to about 70 KB: a long path and 2,000 inline digests), those of a
+# cancelled one a transaction each.
 _TRANSACT_ITEMS = 100
 _ITEMS_PER_NODE = 2
 _TRANSACT_BYTES = 3_000_000
-_PER_ROW_MAX = 8
 _CONFLICT_RETRIES = 8
 
 
@@ -218,11 +217,9 @@ def apply(namespace_id: str, entries: list[Entry]) -> None:
     Chunk grants are not written here: a commit's chunks were granted when it verified them.
     """
     nodes = list(projection.nodes_from_entries(entries).values())
-    one_by_one = nodes
-    if len(nodes) > _PER_ROW_MAX:
-        batches = _transaction_batches(namespace_id, nodes)
-        left = _POOL.map(lambda batch: _save_in_transaction(namespace_id, batch), batches)
-        one_by_one = [node for batch in left for node in batch]
+    batches = _transaction_batches(namespace_id, nodes) if nodes else []
+    left = _POOL.map(lambda batch: _save_in_transaction(namespace_id, batch), batches)
+    one_by_one = [node for batch in left for node in batch]
     list(_POOL.map(lambda node: _save_node(namespace_id, node), one_by_one))
     with RevisionModel.batch_write() as batch:
         for entry in projection.revisions_from_entries(entries):
