@@ -76,7 +76,9 @@ def _index_write(items: int, db: Path) -> Callable[[], None]:
     synced, local, remote = trees(items)
     index = _open(db)
     stats = {k: LocalStat(1024, MTIME_NS, i.inode or 0) for k, i in local.items() if i.is_file}
-    cache = {k: CachedHash(stats[k], i.content_hash, (i.content_hash,)) for k, i in local.items() if i.is_file}
+    cache = {
+        k: CachedHash(stats[k], i.content_hash, (i.content_hash,)) for k, i in local.items() if i.is_file
+    }
     files = {k: RemoteFile((i.content_hash,), MTIME_NS) for k, i in remote.items() if i.is_file}
 
     def work() -> None:
@@ -94,7 +96,12 @@ def _index_load(db: Path) -> Callable[[], None]:
     index = _open(db)
 
     def work() -> None:
-        loaded = (index.load_synced(), index.load_remote(), index.load_stat_cache(), index.load_remote_files())
+        loaded = (
+            index.load_synced(),
+            index.load_remote(),
+            index.load_stat_cache(),
+            index.load_remote_files(),
+        )
         if not all(loaded):
             raise AssertionError("the index is empty: run the write job first")
         index.close()
