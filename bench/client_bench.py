@@ -49,12 +49,14 @@ PHASES = ("hash", "upload", "edit", "rescan", "memory")
 
 @dataclass
 class Run:
-    """One process: its wall time, exit code, output and peak resident memory."""
+    """One process: its wall time, exit code, output and peak resident memory; ``timed_out`` if
+    killed (scale_bench's runs have a time limit)."""
 
     seconds: float
     code: int
     output: str
     max_rss_mib: float
+    timed_out: bool = False
 
 
 GNU_TIME = "/usr/bin/time"

@@ -44,24 +44,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.client_bench import GNU_TIME, KEYS, PASSWORD, Driftbox, find_aws
+from bench.client_bench import GNU_TIME, KEYS, PASSWORD, Driftbox, Run, best, find_aws
 from infra.local.child import LocalStack
 
 FILE_BYTES = 1024
 PER_FOLDER = 100
 LISTED = "/d1"  # 100 entries from 200 files up; below that, /d0 and whatever it holds
 PEERS = ("sha256sum", "aws")
-
-
-@dataclass
-class Run:
-    """One process: wall time, exit code, output, peak resident memory; ``timed_out`` if killed."""
-
-    seconds: float
-    code: int
-    output: str
-    max_rss_mib: float
-    timed_out: bool = False
 
 
 def measure(command: Sequence[str], what: str, timeout_s: float, env: dict[str, str] | None = None) -> Run:
@@ -228,16 +217,16 @@ class Bench:
             noops.append(measure(a.command("sync", "--once"), "no-op sync", timeout))
             (folder / "d0" / f"f{n}.bin").write_bytes(os.urandom(FILE_BYTES))
             edits.append(measure(a.command("sync", "--once"), "one-file edit", timeout))
-        size.add(Figure("no-op sync --once", _best(noops)))
-        size.add(Figure("one-file edit, sync --once", _best(edits)))
+        size.add(Figure("no-op sync --once", best(noops)))
+        size.add(Figure("one-file edit, sync --once", best(edits)))
         where, entries = (LISTED, PER_FOLDER) if size.files >= 2 * PER_FOLDER else ("/d0", size.files)
         print(f"  ls {where}", file=sys.stderr, flush=True)
-        listed = _best([measure(a.command("ls", where), "ls", timeout) for _ in range(self.args.repeat)])
+        listed = best([measure(a.command("ls", where), "ls", timeout) for _ in range(self.args.repeat)])
         if not listed.timed_out and listed.output.count("\n") != min(entries, PER_FOLDER):
             raise SystemExit(f"ls {where} printed {listed.output.count(chr(10))} lines, not {entries}")
         size.add(Figure(OPERATIONS[4], listed))
         print("  status", file=sys.stderr, flush=True)
-        status = _best([measure(a.command("status"), "status", timeout) for _ in range(self.args.repeat)])
+        status = best([measure(a.command("status"), "status", timeout) for _ in range(self.args.repeat)])
         size.add(Figure("status", status))
         print("  second-device download (device B)", file=sys.stderr, flush=True)
         b = a.sibling(base, base / "b", "b")
@@ -351,10 +340,6 @@ class Bench:
                 else:
                     cells.append(f"{run.seconds:.2f} s ({run.max_rss_mib:.0f})")
             self.say(f"| {name} | " + " | ".join(cells) + " |")
-
-
-def _best(runs: list[Run]) -> Run:
-    return min(runs, key=lambda r: r.seconds)
 
 
 # -- the pure parts at --big items ----------------------------------------------------------------
