@@ -27,7 +27,7 @@ import os
 import secrets
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,10 +40,10 @@ from driftbox.adapters.api import Api
 from driftbox.adapters.disk import LocalDisk
 from driftbox.adapters.home import Home, write_private
 from driftbox.adapters.index import CachedHash, Index
-from driftbox.adapters.transfer import PresignedTransfers
+from driftbox.adapters.transfer import PART_PREFIX, PresignedTransfers
 from driftbox.core import actions as a
-from driftbox.core import journal, paths
-from driftbox.core.model import FILE, Item
+from driftbox.core import journal, paths, scope
+from driftbox.core.model import FILE, Item, Tree
 from driftbox.core.planner import check_safe, plan
 from driftbox.executor import Executor
 from driftbox.ports import Ports
@@ -150,6 +150,27 @@ def _without_marker(tree: dict[str, Item]) -> dict[str, Item]:
     return {k: v for k, v in tree.items() if k != "/" + MARKER}
 
 
+def _paths_of(actions: Iterable[a.Action]) -> set[str]:
+    """Every local path the actions name (both ends of moves)."""
+    named: set[str] = set()
+    for action in actions:
+        for name in ("path", "from_path", "to_path"):
+            value = getattr(action, name, None)
+            if isinstance(value, str):
+                named.add(value)
+    return named
+
+
+def _holds_nothing(root: Path) -> bool:
+    """Whether the linked folder holds nothing but its marker and leftovers of transfers."""
+    with os.scandir(root) as entries:
+        return all(e.name == MARKER or e.name.startswith(PART_PREFIX) for e in entries)
+
+
+def _without_marker_keys(keys: set[str]) -> set[str]:
+    return keys - {"/" + MARKER}
+
+
 def _with_unreadable(
     local: Mapping[str, Item], problems: Mapping[str, str], synced: Mapping[str, Item]
 ) -> dict[str, Item]:
@@ -178,13 +199,83 @@ def _pending_size(action: a.Action, local: Mapping[str, Item]) -> int | None:
 
 @dataclass
 class _Fetched:
-    tree: dict[str, Item]
+    tree: dict[str, Item]  # the remote tree at the keys the journal named; after a listing, all of it
     files: dict[str, journal.RemoteFile]
     cursor: str | None
     seq: int | None  # the journal seq the cursor stands at (cursor_seq)
-    before: dict[str, Item] | None  # the saved tree it started from; None for a whole listing
+    before: dict[str, Item] | None  # the saved tree at those keys; None for a whole listing
     reset: bool = False  # the server no longer knew the saved cursor
     unusable: dict[str, journal.Unusable] = field(default_factory=dict)  # held paths, by key
+
+    def changed(self) -> set[str]:
+        """The keys the journal moved on (after a listing: every key)."""
+        if self.before is None:
+            return set(self.tree)
+        return {k for k in self.before.keys() | self.tree.keys() if self.before.get(k) != self.tree.get(k)}
+
+
+def _named(pages: Iterable[Mapping[str, object]]) -> set[str]:
+    """Every key the journal's entries name (their paths, and where moves came from)."""
+    named: set[str] = set()
+    for page in pages:
+        entries = page.get("entries")
+        for entry in entries if isinstance(entries, list) else ():
+            if isinstance(entry, dict):
+                for field_name in ("path", "from_path"):
+                    value = entry.get(field_name)
+                    if isinstance(value, str):
+                        with contextlib.suppress(ValueError):  # a bad path is held by its text
+                            named.add(paths.key(value))
+    return named
+
+
+class _Look:
+    """The trees a plan reads (``scope.Outside``): the index, seen through what a fetch brought but
+    did not save (``status`` saves nothing), and without the synced tree after a reset."""
+
+    def __init__(self, index: Index, fetched: _Fetched | None = None, *, forget_synced: bool = False) -> None:
+        self.index = index
+        self.fetched = fetched
+        self.forget_synced = forget_synced
+        whole = fetched is not None and fetched.before is None
+        self._whole: Tree | None = fetched.tree if whole and fetched is not None else None
+
+    def keys_below(self, path_key: str) -> Iterable[str]:
+        if self._whole is not None:
+            below = {k for k in self._whole if paths.is_within(k, path_key)}
+            return below if self.forget_synced else below | set(self.index.keys_below(path_key))
+        keys = set(self.index.keys_below(path_key))
+        if self.fetched is not None:
+            keys |= {k for k in self.fetched.tree if paths.is_within(k, path_key)}
+        return keys
+
+    def synced_items(self, keys: Collection[str]) -> dict[str, Item]:
+        return {} if self.forget_synced else self.index.synced_items(keys)
+
+    def remote_items(self, keys: Collection[str]) -> dict[str, Item]:
+        if self._whole is not None:
+            return {k: self._whole[k] for k in keys if k in self._whole}
+        items = self.index.remote_items(keys)
+        if self.fetched is not None and self.fetched.before is not None:
+            for k in self.fetched.before.keys() - self.fetched.tree.keys():
+                items.pop(k, None)
+            items.update({k: v for k, v in self.fetched.tree.items() if k in keys})
+        return items
+
+    def taken(self, path_key: str) -> bool:
+        if self._whole is not None:
+            return path_key in self._whole or (not self.forget_synced and self.index.taken(path_key))
+        return self.index.taken(path_key) or (self.fetched is not None and path_key in self.fetched.tree)
+
+    def synced_count(self) -> int:
+        return 0 if self.forget_synced else self.index.synced_count()
+
+    def remote_changed(self) -> set[str]:
+        """The keys where the remote tree (with what was fetched) is not the synced one."""
+        if self._whole is not None and self.forget_synced:
+            return set(self._whole)
+        changed = self.index.remote_changed_keys()
+        return changed | self.fetched.changed() if self.fetched is not None else changed
 
 
 class Synchronizer:
@@ -240,8 +331,9 @@ class Synchronizer:
 
     # -- the remote tree -------------------------------------------------------------------------
     def _fetch(self) -> _Fetched:
-        """The server's tree now: the saved one moved on by the journal since the cursor, or a whole
-        listing (no cursor yet, or the server forgot it). Saves nothing."""
+        """The server's tree now: the saved one moved on by the journal since the cursor (read and
+        kept at the keys the journal names only), or a whole listing (no cursor yet, or the server
+        forgot it). Saves nothing."""
         cursor = self.index.cursor()
         if cursor is not None:
             try:
@@ -249,7 +341,8 @@ class Synchronizer:
             except errors.CursorReset:
                 pages = []
             else:
-                before, files = self.index.load_remote(), self.index.load_remote_files()
+                named = _named(pages) | set(self.index.load_unusable())
+                before, files = self.index.remote_items(named), self.index.remote_files_of(named)
                 tree, unusable = dict(before), self.index.load_unusable()
                 for page in pages:
                     journal.apply(tree, files, page["entries"], unusable)
@@ -283,75 +376,135 @@ class Synchronizer:
             tx.set_cursor(fetched.cursor, fetched.seq)
 
     # -- a pass ------------------------------------------------------------------------------------
-    def _scan(self, *, save: bool = True) -> scanner.Scan:
+    def _scan(
+        self, *, save: bool = True, known: bool = True, near: Collection[str] | None = None
+    ) -> scanner.Scan:
+        """What changed on disk since the synced tree (``known=False``: every item, as if none were
+        synced); ``near``: only in the folders holding these paths (file events named them), the
+        rest taken as unchanged. Saves the stat cache of what it hashed, forgets that of what is gone."""
+
         def hasher(path: Path) -> tuple[str, tuple[str, ...]]:
             hashed = fs.hash_file(path)
             return hashed.content_hash, hashed.chunks
 
         # The marker keeps its key whatever twin it meets (``.DRIFTBOX`` would sort before it).
         marker = Item("/" + MARKER, FILE)
-        synced = {**self.index.load_synced(), paths.key(marker.path): marker}
-        remote = self.index.load_remote()
-        cache = self.index.load_stat_cache()
-        found = scanner.scan(self.root, cache, hasher, synced=synced, remote=remote)
 
-        def taken(path_key: str) -> bool:
-            return path_key in synced or path_key in remote
+        def synced_at(path_key: str) -> Item | None:
+            if path_key == paths.key(marker.path):
+                return marker
+            return self.index.synced_items([path_key]).get(path_key) if known else None
 
+        def remote_at(path_key: str) -> Item | None:
+            return self.index.remote_items([path_key]).get(path_key)
+
+        def walk() -> scanner.Scan:
+            children = self.index.synced_children if known else (lambda key: {})
+
+            def one(within: str, deep: bool) -> scanner.Scan:
+                return scanner.scan_changes(
+                    self.root,
+                    children,
+                    self.index.stat_children,
+                    hasher,
+                    synced_at=synced_at,
+                    remote_at=remote_at,
+                    within=within,
+                    deep=deep,
+                )
+
+            if near is None or not known:
+                return one(paths.ROOT, True)
+            found = scanner.merged([one(folder, False) for folder in sorted(self._folders_holding(near))])
+            found.empty = _holds_nothing(self.root)
+            return found
+
+        found = walk()
         if found.twins and save:  # renamed aside before planning, so nothing is planned over them
-            self._notices += scanner.set_twins_apart(self.root, found, taken)
-            found = scanner.scan(self.root, {**cache, **found.hashed}, hasher, synced=synced, remote=remote)
-        scanner.twins_as_problems(found, taken)  # status renames nothing; nor can a failed rename
+            self._notices += scanner.set_twins_apart(self.root, found, self.index.taken)
+            found = walk()
+        scanner.twins_as_problems(found, self.index.taken)  # status renames nothing; nor can a failed rename
         found.tree = _without_marker(found.tree)
         if save:  # with the lock: only one sync runs per home, so these leftovers are dead
             for leftover in found.leftovers:
                 leftover.unlink(missing_ok=True)
             with self.index.transaction() as tx:
-                tx.replace_stat_cache(found.hashed)
+                tx.put_stats(found.hashed)
+                tx.delete_stats_at(found.gone)
         return found
+
+    def _folders_holding(self, near: Collection[str]) -> set[str]:
+        """The key of the nearest synced folder, still a folder on disk, above each path: the folder
+        to look in for what happened there (a create, an edit, a delete, a rename)."""
+        folders: set[str] = set()
+        for path in near:
+            folder = paths.parent(path) if path != paths.ROOT else paths.ROOT
+            while folder != paths.ROOT:
+                item = self.index.synced_items([paths.key(folder)]).get(paths.key(folder))
+                if item is not None and not item.is_file and fs.local_path(self.root, item.path).is_dir():
+                    break
+                folder = paths.parent(folder)
+            folders.add(paths.key(folder))
+        return folders
 
     def _plan(
         self,
         found: scanner.Scan,
-        remote: dict[str, Item] | None = None,
-        held: Iterable[str] | None = None,
+        look: _Look,
+        held: Mapping[str, journal.Unusable],
         *,
-        forget_synced: bool = False,
         deletes_confirmed: bool = False,
-    ) -> list[a.Action]:
+    ) -> tuple[list[a.Action], scope.Scope]:
+        """The plan for what changed (``core.scope``): the keys the scan found changed, those where
+        the remote tree is not the synced one, and the held ones, with what deciding them needs."""
+        changes = scope.LocalChanges(
+            found.tree,
+            found.gone,
+            found.problems,
+            local_empty=found.empty if found.empty is not None else not found.tree and not found.unchanged,
+        )
+        in_scope = scope.read_scope(changes, _without_marker_keys(look.remote_changed() | set(held)), look)
         # Another device's marker never comes here, nor goes there.
-        synced = {} if forget_synced else _without_marker(self.index.load_synced())
-        remote = _without_marker(self.index.load_remote() if remote is None else remote)
-        remote = journal.held_as_synced(remote, synced, self.index.load_unusable() if held is None else held)
-        local = _with_unreadable(found.tree, found.problems, synced)
-        why = check_safe(synced, local)
+        synced = _without_marker(in_scope.synced)
+        remote = journal.held_as_synced(_without_marker(in_scope.remote), synced, held)
+        local = _with_unreadable(in_scope.local, found.problems, synced)
+        why = check_safe(synced, local, total=look.synced_count(), local_empty=changes.local_empty)
         if why is not None and not deletes_confirmed:
             raise errors.Unsafe(
                 f"not syncing {self.root}: {why}. If those deletes are meant, "
                 "`driftbox sync --once --confirm-deletes` makes them (`driftbox restore` brings a file back)"
             )
-        actions: list[a.Action] = plan(synced, local, remote, device=self.device_name, today=dt.date.today())
-        return actions
+        actions: list[a.Action] = plan(
+            synced,
+            local,
+            remote,
+            device=self.device_name,
+            today=dt.date.today(),
+            taken_outside=in_scope.taken(look),
+        )
+        in_scope.local = local
+        return actions, in_scope
 
-    def once(self, *, confirm_deletes: bool = False) -> Report:
+    def once(self, *, confirm_deletes: bool = False, near: Collection[str] | None = None) -> Report:
         """One pass. ``confirm_deletes``: the person has said the deletes the safety check holds back
-        are meant (a folder emptied on purpose); for this pass only."""
+        are meant (a folder emptied on purpose); for this pass only. ``near``: the disk changed only
+        at these paths (file events say so): only the folders holding them are scanned."""
         self.check_folder()
         try:
-            return self._pass(confirm_deletes)
+            return self._pass(confirm_deletes, None if near is None else set(near))
         finally:
             self.last_cursor = self.index.cursor()
 
-    def _pass(self, confirm_deletes: bool) -> Report:
+    def _pass(self, confirm_deletes: bool, near: set[str] | None) -> Report:
         report = Report()
         for _ in range(MAX_ROUNDS):
             report.rounds += 1
-            self.pull()
-            found = self._scan()
-            actions = self._plan(found, deletes_confirmed=confirm_deletes)
+            found, actions, in_scope = self.plan_round(confirm_deletes=confirm_deletes, near=near)
+            if near is not None:  # the next round looks where this one changed the disk, too
+                near |= _paths_of(actions)
             work = [x for x in actions if not isinstance(x, a.Record)]
-            with _progress(work, found.tree) as on_bytes:
-                outcome = self.executor(found.hashed, on_bytes).run(actions)
+            with _progress(work, in_scope.local) as on_bytes:
+                outcome = self.executor(self._scanned(in_scope.local, found.hashed), on_bytes).run(actions)
             report.uploaded += outcome.bytes_up
             report.downloaded += outcome.bytes_down
             report.actions += outcome.done
@@ -361,6 +514,37 @@ class Synchronizer:
         self._end_pass(report.problems)
         report.notices, self._notices = self._notices, []
         return report
+
+    def plan_round(
+        self, *, confirm_deletes: bool = False, near: Collection[str] | None = None
+    ) -> tuple[scanner.Scan, list[a.Action], scope.Scope]:
+        """A round's first half: pull, scan, plan (saving the pull and the stat cache)."""
+        self.pull()
+        found = self._scan(near=near)
+        held = self.index.load_unusable()
+        actions, in_scope = self._plan(found, _Look(self.index), held, deletes_confirmed=confirm_deletes)
+        return found, actions, in_scope
+
+    def round_executor(self, found: scanner.Scan, in_scope: scope.Scope) -> Executor:
+        """The executor for a plan ``plan_round`` made: on the stat cache of the files it saw."""
+        return self.executor(self._scanned(in_scope.local, found.hashed))
+
+    def _scanned(self, local: Mapping[str, Item], hashed: Mapping[str, CachedHash]) -> dict[str, CachedHash]:
+        """The stat cache of every local file in scope, as the plan saw it: what the scan hashed, and
+        for each unchanged file its synced stat (which the scan found) with its chunk list."""
+        scanned = {k: v for k, v in hashed.items() if k in local}
+        unchanged = {k: item for k, item in local.items() if item.is_file and k not in scanned}
+        if not unchanged:
+            return scanned
+        stats, cached = self.index.synced_stats_of(unchanged), self.index.stats_of(unchanged)
+        chunks = {c.content_hash: c.chunks for c in cached.values()}
+        missing = {item.content_hash for item in unchanged.values()} - chunks.keys()
+        chunks.update(self.index.chunks_of(missing) if missing else {})
+        for path_key, item in unchanged.items():
+            stat = stats.get(path_key)
+            if stat is not None and item.content_hash in chunks:
+                scanned[path_key] = CachedHash(stat, item.content_hash, chunks[item.content_hash])
+        return scanned
 
     def executor(
         self, scanned: dict[str, CachedHash], on_bytes: Callable[[int], None] = lambda size: None
@@ -387,18 +571,24 @@ class Synchronizer:
         offline: str | None = None
         try:
             fetched = self._fetch()
-            remote, reset, unusable = fetched.tree, fetched.reset, fetched.unusable
+            look, reset, unusable = (
+                _Look(self.index, fetched, forget_synced=fetched.reset),
+                fetched.reset,
+                fetched.unusable,
+            )
             if reset:
                 notices.append(
                     "The server no longer knows this device's place: the next sync merges both sides."
                 )
         except errors.DriftboxError as exc:  # offline: say what is known
-            remote, reset, offline = self.index.load_remote(), False, str(exc)
+            look, reset, offline = _Look(self.index), False, str(exc)
             unusable = self.index.load_unusable()
-        found = self._scan(save=False)
-        actions = self._plan(found, remote, unusable, forget_synced=reset)
+        found = self._scan(save=False, known=not reset)
+        actions, in_scope = self._plan(found, look, unusable)
         problems = {**found.problems, **{u.path: u.why for u in unusable.values()}}
-        pending = [Pending(x, _pending_size(x, found.tree)) for x in actions if not isinstance(x, a.Record)]
+        pending = [
+            Pending(x, _pending_size(x, in_scope.local)) for x in actions if not isinstance(x, a.Record)
+        ]
         recorded = {p.path: p for p in self.index.problems()}
         not_synced = [
             NotSynced(

@@ -4,8 +4,11 @@ Triggers: watchdog events in the folder (debounced: a pass starts once events ha
 half a second, or five seconds after the first), a ``changed`` push on the WebSocket at the
 account's ``notify_url``, else a long-poll on the cursor when no WebSocket can be held (a proxy or
 firewall that refuses them), and a timer (every minute) that catches whatever the others missed.
-Every pass rescans the whole folder by stat, so an event lost or an inotify queue overflow costs
-nothing but a little time.
+
+A pass costs what changed. The events name the paths that changed, and the pass scans only the
+folders holding them (``Synchronizer.once(near=...)``); the journal names what changed on the
+server. The whole folder is scanned by stat at start, after the kernel dropped events (an inotify
+queue overflow), and every ``FULL_SCAN_S`` in case an event was lost some other way.
 
 The folder is watched by the system's file events (inotify on Linux); where they cannot be used
 (inotify instances or watches run out) the watcher falls back to polling the folder every
@@ -16,6 +19,8 @@ systems (NFS, SMB) report no events for changes made by other machines.
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
 import threading
 import time
@@ -32,6 +37,7 @@ QUIET_S = 0.5
 MAX_DELAY_S = 5.0
 TIMER_S = 60.0
 POLL_S = 2.0  # the polling watcher stats the whole folder this often
+FULL_SCAN_S = 600.0  # a pass scans the whole folder at least this often, events or not
 LONGPOLL_S = 30  # the server caps it (25 s on API Gateway, which ends requests at 29 s)
 NATIVE = "inotify" if sys.platform.startswith("linux") else "file system events"
 # A file opened, or closed unchanged, changed nothing; and every pass reads files (hashing them,
@@ -41,15 +47,33 @@ Watch = Literal["auto", "polling"]
 
 
 class Trigger:
-    """Set by any source of change; the loop waits on it, then debounces."""
+    """Set by any source of change; the loop waits on it, then debounces. Keeps the paths events
+    named since the last ``take``, and whether some were lost (then only a whole scan will do)."""
 
     def __init__(self) -> None:
         self._event = threading.Event()
         self._last = 0.0
+        self._lock = threading.Lock()
+        self._paths: set[str] = set()
+        self._lost = False
 
-    def fire(self) -> None:
+    def fire(self, *changed: str) -> None:
+        with self._lock:
+            self._paths.update(changed)
         self._last = time.monotonic()
         self._event.set()
+
+    def events_lost(self) -> None:
+        with self._lock:
+            self._lost = True
+        self.fire()
+
+    def take(self) -> tuple[set[str], bool]:
+        """The paths named since the last take, and whether events were lost meanwhile."""
+        with self._lock:
+            taken, lost = self._paths, self._lost
+            self._paths, self._lost = set(), False
+        return taken, lost
 
     def wait(self, timeout_s: float) -> bool:
         if not self._event.wait(timeout_s):
@@ -61,16 +85,40 @@ class Trigger:
         return True
 
 
+class _Overflows(logging.Handler):
+    """Watchdog says only in its log that the kernel dropped events: heard there, a whole scan."""
+
+    def __init__(self, trigger: Trigger) -> None:
+        super().__init__(logging.WARNING)
+        self.trigger = trigger
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "overflow" in record.getMessage().lower():
+            self.trigger.events_lost()
+
+
+def driftbox_path(root: str, disk_path: str) -> str | None:
+    """The Driftbox path of a path on disk below ``root``; None for the root itself or outside it."""
+    relative = os.path.relpath(disk_path, root)
+    if relative == "." or relative == ".." or relative.startswith("../"):
+        return None
+    return "/" + relative.replace(os.sep, "/")
+
+
 def watch_folder(sync: Synchronizer, trigger: Trigger, watch: Watch) -> tuple[Any, str]:
     """A started watchdog observer of the folder, and how it watches (for the user)."""
     from watchdog.events import FileSystemEvent, FileSystemEventHandler
     from watchdog.observers import Observer
     from watchdog.observers.polling import PollingObserver
 
+    root = str(sync.root)
+
     class Handler(FileSystemEventHandler):
         def on_any_event(self, event: FileSystemEvent) -> None:
-            if event.event_type not in READS and ".driftbox-part-" not in str(event.src_path):
-                trigger.fire()
+            if event.event_type in READS or ".driftbox-part-" in str(event.src_path):
+                return
+            named = (os.fsdecode(p) for p in (event.src_path, event.dest_path) if p)
+            trigger.fire(*(path for path in (driftbox_path(root, p) for p in named) if path is not None))
 
     ways: list[tuple[str, Any]] = [(f"polling every {POLL_S:g} s", lambda: PollingObserver(timeout=POLL_S))]
     if watch == "auto":
@@ -80,6 +128,7 @@ def watch_folder(sync: Synchronizer, trigger: Trigger, watch: Watch) -> tuple[An
         try:
             observer.schedule(Handler(), str(sync.root), recursive=True)
             observer.start()
+            logging.getLogger("watchdog").addHandler(_Overflows(trigger))
             return observer, name
         except OSError as exc:  # inotify instances or watches ran out (ENOSPC, EMFILE)
             click.echo(f"driftbox: watching by {name} failed ({exc}); trying the next way", err=True)
@@ -173,15 +222,21 @@ def run_forever(sync: Synchronizer, watch: Watch = "auto") -> None:
     listener = _Listener(sync, trigger, stop)
     threading.Thread(target=listener.run, daemon=True, name="notify").start()
     click.echo(f"Syncing {sync.root} (watching by {how}). Ctrl-C stops.")
+    whole_scan_s = -FULL_SCAN_S  # the first pass scans everything
     try:
         while True:
+            near, lost = trigger.take()
+            whole = lost or time.monotonic() - whole_scan_s >= FULL_SCAN_S
             try:
-                report = sync.once()
+                report = sync.once(near=None if whole else near)
+                if whole:
+                    whole_scan_s = time.monotonic()
                 click.echo(f"{time.strftime('%H:%M:%S')} {report.summary()}")
             except (errors.Unsafe, errors.Unauthorized, errors.UsageError):
                 raise  # waiting would not help: the user must act
             except errors.DriftboxError as exc:  # unreachable, a server error, a busy index
                 click.echo(f"driftbox: {exc}; trying again soon", err=True)
+                trigger.fire(*near)  # looked at again by the next pass
             trigger.wait(TIMER_S)
     finally:
         stop.set()

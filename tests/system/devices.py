@@ -17,6 +17,7 @@ import boto3
 from driftbox.adapters.api import Api
 from driftbox.adapters.home import Home
 from driftbox.core import actions as a
+from driftbox.executor import Executor
 from driftbox.synchronizer import MARKER, Synchronizer
 
 from infra.local.child import PROJECT_DIR, LocalStack
@@ -78,11 +79,10 @@ def in_process(device: Device) -> Iterator[Synchronizer]:
         yield sync
 
 
-def plan_now(sync: Synchronizer) -> tuple[list[a.Action], Any]:
-    """Pull, scan and plan, as a round does; the caller runs the plan later."""
-    sync.pull()
-    found = sync._scan()
-    return sync._plan(found), found
+def plan_now(sync: Synchronizer) -> tuple[list[a.Action], Executor]:
+    """Pull, scan and plan, as a round does; the caller runs the plan later, on the executor given."""
+    found, actions, in_scope = sync.plan_round()
+    return actions, sync.round_executor(found, in_scope)
 
 
 def converge(*devices: Device) -> None:

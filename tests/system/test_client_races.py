@@ -33,12 +33,12 @@ def test_a_folder_delete_never_takes_a_file_added_after_the_plan(pair: tuple[Dev
         (laptop.folder / "trip" / name).unlink()
     (laptop.folder / "trip").rmdir()
     with in_process(laptop) as sync:
-        actions, found = plan_now(sync)
+        actions, executor = plan_now(sync)
         assert any(isinstance(x, a.DeleteRemote) and x.path == "/trip" for x in actions)
         # Meanwhile the phone adds a photo to the folder the laptop is about to delete.
         (phone.folder / "trip" / "new.jpg").write_bytes(b"taken after the laptop looked")
         phone.sync()
-        outcome = sync.executor(found.hashed).run(actions)
+        outcome = executor.run(actions)
         assert "/trip" in outcome.failed  # refused, not applied: the server saw what the laptop had not
 
         report = sync.once()  # the next pass sees the photo, and keeps it on both sides

@@ -22,7 +22,7 @@ from driftbox.core.model import FILE, Item
 from driftbox.synchronizer import MARKER
 
 from tests.client.unit.simulator import World
-from tests.system.devices import in_process, new_user, tree
+from tests.system.devices import in_process, new_user, plan_now, tree
 
 START = {"/notes/a.txt": "a0", "/notes/b.txt": "b0", "/c.txt": "c0"}
 PLANNED = [  # the laptop's plan: one run of remote actions, sent as one commit
@@ -95,15 +95,13 @@ def test_a_commit_refused_mid_plan_ends_the_same_in_the_simulator_and_on_the_loc
     (laptop.folder / "c.txt").unlink()
     _write(laptop.folder, "new/d.txt", b"d1")
     with in_process(laptop) as sync:
-        sync.pull()
-        found = sync._scan()
-        actions = sync._plan(found)
+        actions, executor = plan_now(sync)
         today = dt.date.today()  # the plan's: the conflicted copy is named when planned
         assert _shape(actions) == sorted(PLANNED)
         # Meanwhile the phone edits one of the files the laptop is about to commit.
         _write(phone.folder, "notes/b.txt", b"b2")
         phone.sync()
-        outcome = sync.executor(found.hashed).run(actions)
+        outcome = executor.run(actions)
         assert set(outcome.failed) == {"/notes/b.txt"}, outcome.failed  # the rest went in
         report = sync.once()
         assert report.ok, report.problems

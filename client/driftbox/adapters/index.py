@@ -20,7 +20,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,6 +137,42 @@ _LOAD_SYNCED = f"SELECT {_ITEM_COLUMNS} FROM synced WHERE folder_id = ?"  # noqa
 _LOAD_REMOTE = f"SELECT {_ITEM_COLUMNS} FROM remote WHERE folder_id = ?"  # noqa: S608 (constants)
 
 
+def _below(path_key: str) -> tuple[str, str]:
+    """Bounds of the keys strictly below ``path_key`` in SQLite's order (UTF-8 bytes: code points)."""
+    folder = path_key.rstrip("/")
+    return folder + "/", folder + "0"  # "0" follows "/"
+
+
+def _children(path_key: str) -> tuple[str, str, int]:
+    """Bounds of the keys below ``path_key``, and where a child's name starts in them (1-based)."""
+    low, high = _below(path_key)
+    return low, high, len(low) + 1
+
+
+_CHILD = "path_key >= ? AND path_key < ? AND instr(substr(path_key, ?), '/') = 0"
+_SYNCED_CHILDREN = (
+    "SELECT path_key, path, kind, local_size_bytes, local_mtime_ns, inode, executable FROM synced"  # noqa: S608
+    f" WHERE folder_id = ? AND {_CHILD}"
+)
+_STAT_CHILDREN = (
+    "SELECT path_key, size_bytes, mtime_ns, inode, content_hash, chunks FROM stat_cache"  # noqa: S608
+    f" WHERE folder_id = ? AND {_CHILD}"
+)
+_IN_CHUNK = 500  # keys per IN (...) query: SQLite allows 32,766 variables, but short is quick
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the scan compares a disk entry with: its synced item, as the disk held it."""
+
+    path_key: str
+    path: str
+    kind: str
+    stat: LocalStat | None  # files, when recorded
+    inode: int | None
+    executable: bool
+
+
 def _items(rows: Iterable[Any]) -> dict[str, Item]:
     return {
         key: Item(path, kind, content_hash, size, rev, object_id, inode, bool(executable))
@@ -239,6 +275,105 @@ class Index:
 
     def load_remote(self) -> dict[str, Item]:
         return _items(self._rows(_LOAD_REMOTE))
+
+    # -- reads of a part of the trees: a pass reads what changed, not everything (core.scope) --------
+    def _by_keys(self, sql: str, keys: Collection[str]) -> list[Any]:
+        ordered, rows = sorted(keys), []
+        for start in range(0, len(ordered), _IN_CHUNK):
+            part = ordered[start : start + _IN_CHUNK]
+            rows += self._rows(f"{sql} AND path_key IN ({', '.join('?' * len(part))})", *part)
+        return rows
+
+    def synced_items(self, keys: Collection[str]) -> dict[str, Item]:
+        return _items(self._by_keys(_LOAD_SYNCED, keys))
+
+    def remote_items(self, keys: Collection[str]) -> dict[str, Item]:
+        return _items(self._by_keys(_LOAD_REMOTE, keys))
+
+    def remote_files_of(self, keys: Collection[str]) -> dict[str, RemoteFile]:
+        sql = "SELECT path_key, chunks, mtime_ns FROM remote WHERE folder_id = ? AND kind = 'file'"
+        return {row[0]: RemoteFile(_chunks(row[1]), row[2]) for row in self._by_keys(sql, keys)}
+
+    def unusable_of(self, keys: Collection[str]) -> dict[str, Unusable]:
+        sql = "SELECT path_key, path, why FROM remote_unusable WHERE folder_id = ?"
+        return {row[0]: Unusable(row[1], row[2]) for row in self._by_keys(sql, keys)}
+
+    def stats_of(self, keys: Collection[str]) -> dict[str, CachedHash]:
+        sql = (
+            "SELECT path_key, size_bytes, mtime_ns, inode, content_hash, chunks FROM stat_cache"
+            " WHERE folder_id = ?"
+        )
+        return {
+            r[0]: CachedHash(LocalStat(r[1], r[2], r[3]), r[4], _chunks(r[5]))
+            for r in self._by_keys(sql, keys)
+        }
+
+    def synced_stats_of(self, keys: Collection[str]) -> dict[str, LocalStat]:
+        """The local file's stat when it was synced, for these keys (those that recorded one)."""
+        sql = (
+            "SELECT path_key, local_size_bytes, local_mtime_ns, inode FROM synced"
+            " WHERE folder_id = ? AND local_mtime_ns IS NOT NULL AND inode IS NOT NULL"
+        )
+        return {row[0]: LocalStat(*row[1:]) for row in self._by_keys(sql, keys)}
+
+    def chunks_of(self, content_hashes: Collection[str]) -> dict[str, tuple[str, ...]]:
+        """A chunk list for each of these contents that the stat cache or the remote tree knows."""
+        found: dict[str, tuple[str, ...]] = {}
+        for table in ("stat_cache", "remote"):
+            wanted = sorted(set(content_hashes) - found.keys())
+            for start in range(0, len(wanted), _IN_CHUNK):
+                part = wanted[start : start + _IN_CHUNK]
+                marks = ", ".join("?" * len(part))
+                sql = f"SELECT content_hash, chunks FROM {table} WHERE folder_id = ?"  # noqa: S608
+                sql += f" AND content_hash IN ({marks})"
+                for content_hash, blob in self._rows(sql, *part):
+                    found.setdefault(content_hash, _chunks(blob))
+        return found
+
+    def keys_below(self, path_key: str) -> list[str]:
+        """Every key strictly below ``path_key`` that the synced or the remote tree holds."""
+        low, high = _below(path_key)
+        sql = "SELECT path_key FROM {} WHERE folder_id = ? AND path_key >= ? AND path_key < ?"
+        synced = self._rows(sql.format("synced"), low, high)
+        remote = self._rows(sql.format("remote"), low, high)
+        return sorted({row[0] for row in synced} | {row[0] for row in remote})
+
+    def taken(self, path_key: str) -> bool:
+        """Whether the synced or the remote tree holds ``path_key``."""
+        sql = "SELECT 1 FROM {} WHERE folder_id = ? AND path_key = ?"
+        return bool(self._rows(sql.format("synced"), path_key) or self._rows(sql.format("remote"), path_key))
+
+    def synced_count(self) -> int:
+        return int(self._rows("SELECT count(*) FROM synced WHERE folder_id = ?")[0][0])
+
+    def synced_children(self, folder_key: str) -> dict[str, Known]:
+        """The synced items directly in the folder at ``folder_key`` ("/": the root), by name on disk."""
+        sql = _SYNCED_CHILDREN
+        known: dict[str, Known] = {}
+        for key, path, kind, size, mtime, inode, executable in self._rows(sql, *_children(folder_key)):
+            stat = LocalStat(size, mtime, inode) if mtime is not None and inode is not None else None
+            known[path.rsplit("/", 1)[1]] = Known(key, path, kind, stat, inode, bool(executable))
+        return known
+
+    def stat_children(self, folder_key: str) -> dict[str, CachedHash]:
+        """The stat cache of the files directly in the folder at ``folder_key``, by path key."""
+        sql = _STAT_CHILDREN
+        rows = self._rows(sql, *_children(folder_key))
+        return {r[0]: CachedHash(LocalStat(r[1], r[2], r[3]), r[4], _chunks(r[5])) for r in rows}
+
+    def remote_changed_keys(self) -> set[str]:
+        """The keys where the remote tree is not the synced one: ``core.scope.remote_differs``, in SQL."""
+        differs = " OR ".join(
+            f"s.{column} IS NOT r.{column}"
+            for column in ("path", "kind", "content_hash", "size_bytes", "rev", "object_id", "executable")
+        )
+        sql = f"""SELECT r.path_key FROM remote r LEFT JOIN synced s
+                ON s.folder_id = r.folder_id AND s.path_key = r.path_key
+                WHERE r.folder_id = ? AND (s.path_key IS NULL OR {differs})
+            UNION ALL
+            SELECT s.path_key FROM synced s WHERE s.folder_id = ? AND NOT EXISTS
+                (SELECT 1 FROM remote r WHERE r.folder_id = s.folder_id AND r.path_key = s.path_key)"""  # noqa: S608
+        return {row[0] for row in self._rows(sql, self.folder_id)}
 
     def load_unusable(self) -> dict[str, Unusable]:
         """The remote paths whose latest entry could not be used, by path key (``core.journal``)."""
@@ -346,6 +481,15 @@ class Transaction:
 
     def delete_stat(self, path_key: str) -> None:
         self._run("DELETE FROM stat_cache WHERE folder_id = ? AND path_key = ?", path_key)
+
+    def delete_stats_at(self, path_keys: Iterable[str]) -> None:
+        """The stat cache of these keys and of everything below them: files no longer there."""
+        for path_key in path_keys:
+            self.delete_stat(path_key)
+            self._run(
+                "DELETE FROM stat_cache WHERE folder_id = ? AND path_key >= ? AND path_key < ?",
+                *_below(path_key),
+            )
 
     def add_uploaded(self, chunks: Iterable[str]) -> None:
         rows = ((self._folder_id, bytes.fromhex(chunk)) for chunk in chunks)

@@ -22,22 +22,44 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from driftbox.adapters.fs import FileChangedWhileReading, local_path
-from driftbox.adapters.index import CachedHash, LocalStat
+from driftbox.adapters.index import CachedHash, Known, LocalStat
 from driftbox.adapters.transfer import PART_PREFIX
 from driftbox.core import paths, twins
 from driftbox.core.model import FILE, FOLDER, Item, Kind, Tree
 
 Hasher = Callable[[Path], tuple[str, tuple[str, ...]]]  # -> content hash, chunks
+KnownChildren = Callable[[str], Mapping[str, Known]]  # folder key -> its synced children, by name
+CachedChildren = Callable[[str], Mapping[str, CachedHash]]  # folder key -> stat cache, by key
+ItemAt = Callable[[str], Item | None]
+_NOTHING: Mapping[str, Known] = {}
 
 
 @dataclass
 class Scan:
-    tree: dict[str, Item] = field(default_factory=dict)
-    hashed: dict[str, CachedHash] = field(default_factory=dict)  # the new stat cache, by path key
+    tree: dict[str, Item] = field(default_factory=dict)  # changed items (``scan``: every item)
+    hashed: dict[str, CachedHash] = field(default_factory=dict)  # their stat cache, by path key
     problems: dict[str, str] = field(default_factory=dict)  # driftbox path -> why it is not synced
     hashed_count: int = 0
     leftovers: list[Path] = field(default_factory=list)  # temporary files of a client that died
     twins: list[twins.Twin] = field(default_factory=list)  # names that lost their key to another
+    gone: set[str] = field(default_factory=set)  # synced keys no longer on disk (``scan_changes``)
+    unchanged: int = 0  # entries found as synced (``scan_changes``): not in ``tree``
+    empty: bool | None = None  # whether the folder holds nothing, when a scan of a part says
+
+
+def merged(scans: list[Scan]) -> Scan:
+    """One scan of what several scans of separate folders found."""
+    whole = Scan()
+    for part in scans:
+        whole.tree.update(part.tree)
+        whole.hashed.update(part.hashed)
+        whole.problems.update(part.problems)
+        whole.hashed_count += part.hashed_count
+        whole.leftovers += part.leftovers
+        whole.twins += part.twins
+        whole.gone |= part.gone
+        whole.unchanged += part.unchanged
+    return whole
 
 
 def scan(
@@ -48,52 +70,108 @@ def scan(
     synced: Tree | None = None,
     remote: Tree | None = None,
 ) -> Scan:
-    """The local tree; ``synced`` and ``remote`` say which of two twins keeps their key."""
+    """The whole local tree; ``synced`` and ``remote`` say which of two twins keeps their key."""
     result = Scan()
-    _Walk(cache, hasher, synced or {}, remote or {}, result).folder(root, "")
+    walk = _Walk(
+        lambda key: _NOTHING, lambda key: cache, hasher, (synced or {}).get, (remote or {}).get, result
+    )
+    walk.folder(root, "", paths.ROOT, known=False)
+    return result
+
+
+def scan_changes(
+    root: Path,
+    known: KnownChildren,
+    cached: CachedChildren,
+    hasher: Hasher,
+    *,
+    synced_at: ItemAt,
+    remote_at: ItemAt,
+    within: str = paths.ROOT,
+    deep: bool = True,
+) -> Scan:
+    """What differs on disk from the synced tree, by one ``stat`` per entry.
+
+    An entry at exactly its synced path, of its synced kind, with its synced stat (a file: size,
+    mtime_ns, inode; a folder: inode) and executable bit, is unchanged: counted, not kept. Every other
+    one is scanned as ``scan`` does (named, hashed if its stat is not in the stat cache, twins told
+    apart) into ``tree``; each synced key no longer there goes in ``gone``. ``within``: the key of a
+    synced folder to scan alone (one that file events named), the rest taken as unchanged; not
+    ``deep``: nor is what is below its unchanged folders looked at (their own events name it)."""
+    result = Scan()
+    walk = _Walk(known, cached, hasher, synced_at, remote_at, result, deep)
+    if within == paths.ROOT:
+        walk.folder(root, "", paths.ROOT, known=True)
+        return result
+    item = synced_at(within)
+    if item is None:
+        raise ValueError(f"{within}: only a synced folder can be scanned alone")
+    walk.folder(local_path(root, item.path), item.path, within, known=True)
     return result
 
 
 @dataclass
 class _Walk:
-    cache: Mapping[str, CachedHash]
+    known: KnownChildren
+    cached: CachedChildren
     hasher: Hasher
-    synced: Tree
-    remote: Tree
+    synced_at: ItemAt
+    remote_at: ItemAt
     result: Scan
+    deep: bool = True  # walk into unchanged folders too
 
-    def folder(self, folder: Path, prefix: str) -> None:
+    def folder(self, folder: Path, prefix: str, folder_key: str, *, known: bool) -> None:
         try:
             entries = sorted(os.scandir(folder), key=lambda e: e.name)
         except OSError as exc:
             self.result.problems[prefix or "/"] = f"cannot read this folder: {exc.strerror}"
             return
+        synced_here = self.known(folder_key) if known else _NOTHING
+        cache = _Lazy(lambda: self.cached(folder_key))
+        unchanged: dict[str, tuple[os.DirEntry[str], Known]] = {}
+        seen: set[str] = set()
         by_key: dict[str, list[os.DirEntry[str]]] = {}
         for entry in entries:
             if entry.name.startswith(PART_PREFIX):
                 self.result.leftovers.append(Path(entry.path))
                 continue
             path = f"{prefix}/{entry.name}"
+            synced = synced_here.get(entry.name)
+            if synced is not None and synced.path == path:
+                seen.add(synced.path_key)
+                if _unchanged(entry, synced):
+                    unchanged[synced.path_key] = (entry, synced)
+                    continue
             try:
                 paths.normalize(path)
             except paths.InvalidPath as exc:
                 self.result.problems[path] = f"not synced: {exc}"
                 continue
+            path_key = paths.key(path)
+            seen.add(path_key)
             if not (entry.is_dir(follow_symlinks=False) or entry.is_file(follow_symlinks=False)):
-                self.entry(entry, path, paths.key(path))  # reported, never a twin: nothing to rename
+                self.entry(entry, path, path_key, cache, known=False)  # reported, never a twin
                 continue
-            by_key.setdefault(paths.key(path), []).append(entry)
+            by_key.setdefault(path_key, []).append(entry)
+        for path_key in by_key.keys() & unchanged.keys():  # a new twin beside an unchanged name
+            by_key[path_key].insert(0, unchanged.pop(path_key)[0])
+        self.result.unchanged += len(unchanged)
+        synced_keys = {synced.path_key for synced in synced_here.values()}
         for path_key, same_key in by_key.items():
             entry = same_key[0] if len(same_key) == 1 else self._keeper(prefix, path_key, same_key)
-            self.entry(entry, f"{prefix}/{entry.name}", path_key)
+            self.entry(entry, f"{prefix}/{entry.name}", path_key, cache, known=path_key in synced_keys)
+        for path_key, (entry, synced) in unchanged.items() if self.deep else ():
+            if synced.kind == FOLDER:
+                self.folder(Path(entry.path), synced.path, path_key, known=True)
+        self.result.gone.update(synced_keys - seen)
 
     def _keeper(self, prefix: str, path_key: str, same_key: list[os.DirEntry[str]]) -> os.DirEntry[str]:
         spellings = {twins.Spelling(f"{prefix}/{e.name}", _kind(e), e.inode()): e for e in same_key}
-        kept, others = twins.split(list(spellings), self.synced.get(path_key), self.remote.get(path_key))
+        kept, others = twins.split(list(spellings), self.synced_at(path_key), self.remote_at(path_key))
         self.result.twins += others
         return spellings[kept]
 
-    def entry(self, entry: os.DirEntry[str], path: str, path_key: str) -> None:
+    def entry(self, entry: os.DirEntry[str], path: str, path_key: str, cache: _Lazy, *, known: bool) -> None:
         try:
             info = entry.stat(follow_symlinks=False)
         except OSError as exc:  # vanished since the listing
@@ -101,13 +179,41 @@ class _Walk:
             return
         if stat.S_ISDIR(info.st_mode):
             self.result.tree[path_key] = Item(path, FOLDER, inode=info.st_ino)
-            self.folder(Path(entry.path), path)
+            self.folder(Path(entry.path), path, path_key, known=known)
         elif stat.S_ISREG(info.st_mode):
             now = LocalStat(info.st_size, info.st_mtime_ns, info.st_ino)
             executable = bool(info.st_mode & stat.S_IXUSR)
-            _file(Path(entry.path), path, path_key, now, executable, self.cache, self.hasher, self.result)
+            _file(Path(entry.path), path, path_key, now, executable, cache.get(), self.hasher, self.result)
         else:
             self.result.problems[path] = "not synced: symbolic links and special files are skipped"
+
+
+class _Lazy:
+    """A folder's stat cache, read once the first file there needs it."""
+
+    def __init__(self, read: Callable[[], Mapping[str, CachedHash]]) -> None:
+        self._read = read
+        self._value: Mapping[str, CachedHash] | None = None
+
+    def get(self) -> Mapping[str, CachedHash]:
+        if self._value is None:
+            self._value = self._read()
+        return self._value
+
+
+def _unchanged(entry: os.DirEntry[str], synced: Known) -> bool:
+    """Whether the entry at a synced item's exact path is that item as it was synced (one stat)."""
+    try:
+        info = entry.stat(follow_symlinks=False)
+    except OSError:
+        return False  # the slow way reports it
+    if synced.kind == FOLDER:
+        return stat.S_ISDIR(info.st_mode) and info.st_ino == synced.inode
+    return (
+        stat.S_ISREG(info.st_mode)
+        and synced.stat == LocalStat(info.st_size, info.st_mtime_ns, info.st_ino)
+        and synced.executable == bool(info.st_mode & stat.S_IXUSR)
+    )
 
 
 def _kind(entry: os.DirEntry[str]) -> Kind:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime
 import unicodedata
+from collections.abc import Callable
 
 from driftbox.core import paths
 from driftbox.core.actions import Action
@@ -32,17 +33,31 @@ def nfc_name(path: str) -> str:
 class PlanState:
     """The working trees (``s``ynced, ``l``ocal, ``r``emote) and the actions staged so far."""
 
-    def __init__(self, synced: Tree, local: Tree, remote: Tree, *, device: str, today: datetime.date) -> None:
+    def __init__(
+        self,
+        synced: Tree,
+        local: Tree,
+        remote: Tree,
+        *,
+        device: str,
+        today: datetime.date,
+        taken_outside: Callable[[str], bool] | None = None,
+    ) -> None:
         self.s, self.l, self.r = WorkingTree(synced), WorkingTree(local), WorkingTree(remote)
         self.device, self.today = device, today
+        self._taken_outside = taken_outside
         self.moves: list[Action] = []
         self.asides: list[Action] = []
         self.deletes: list[tuple[int, Action]] = []  # (depth of the key, action)
         self.creates: list[tuple[int, Action]] = []  # (depth of the key, action)
 
     def taken(self, path_key: str) -> bool:
-        """Whether any of the three trees holds ``path_key``: a conflicted copy goes where none does."""
-        return path_key in self.s.items or path_key in self.l.items or path_key in self.r.items
+        """Whether any of the three trees holds ``path_key``: a conflicted copy goes where none does.
+
+        Planned over a scope (``core.scope``), the trees outside it are asked too."""
+        if path_key in self.s.items or path_key in self.l.items or path_key in self.r.items:
+            return True
+        return self._taken_outside is not None and self._taken_outside(path_key)
 
     def local_path(self, path_key: str, remote_path: str) -> str:
         """Where a remote item goes on disk: its parent as spelled on disk, its own name."""

@@ -44,6 +44,7 @@ refuses to plan when the folder looks emptied rather than edited.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 
 from driftbox.core.actions import Action
 from driftbox.core.model import Tree
@@ -55,9 +56,20 @@ from driftbox.core.safety import NEARLY_ALL_FRACTION, NEARLY_ALL_MIN_ITEMS, chec
 __all__ = ["NEARLY_ALL_FRACTION", "NEARLY_ALL_MIN_ITEMS", "check_safe", "plan"]
 
 
-def plan(synced: Tree, local: Tree, remote: Tree, *, device: str, today: datetime.date) -> list[Action]:
-    """The actions that bring local and remote to the same content, losing nothing on either side."""
-    state = PlanState(synced, local, remote, device=device, today=today)
+def plan(
+    synced: Tree,
+    local: Tree,
+    remote: Tree,
+    *,
+    device: str,
+    today: datetime.date,
+    taken_outside: Callable[[str], bool] | None = None,
+) -> list[Action]:
+    """The actions that bring local and remote to the same content, losing nothing on either side.
+
+    ``taken_outside``: planned over a scope of the trees (``core.scope``), whether a key outside it
+    is taken."""
+    state = PlanState(synced, local, remote, device=device, today=today, taken_outside=taken_outside)
     make_moves(state)
     make_renames(state)
     settle_every_key(state)

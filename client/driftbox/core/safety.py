@@ -33,12 +33,18 @@ NEARLY_ALL_FRACTION = 0.9
 NEARLY_ALL_MIN_ITEMS = 50
 
 
-def check_safe(synced: Tree, local: Tree) -> str | None:
-    """Why planning now could delete (nearly) everything on the server, or None if it is safe."""
-    if not synced:
+def check_safe(
+    synced: Tree, local: Tree, *, total: int | None = None, local_empty: bool | None = None
+) -> str | None:
+    """Why planning now could delete (nearly) everything on the server, or None if it is safe.
+
+    Over a scope of the trees (``core.scope``): ``total``, how many items the whole synced tree
+    holds, and ``local_empty``, whether the whole folder holds nothing; what is out of scope is
+    unchanged, so nothing of it is gone."""
+    total = len(synced) if total is None else total
+    if not total:
         return None  # no base: the planner deletes nothing, it merges and keeps both
-    total = len(synced)
-    if not local:
+    if (not local) if local_empty is None else local_empty:
         return (
             f"the linked folder holds nothing, but {total} items were in sync: it looks unmounted, "
             "moved or reset, not emptied on purpose; nothing was deleted on the server"

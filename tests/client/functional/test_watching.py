@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, cast
 
 import pytest
-from driftbox.watching import NATIVE, POLL_S, Trigger, watch_folder
+from driftbox.watching import NATIVE, POLL_S, Trigger, driftbox_path, watch_folder
 
 if TYPE_CHECKING:
     from driftbox.synchronizer import Synchronizer
@@ -34,8 +35,41 @@ def test_reading_files_wakes_no_pass_writing_one_does(asked: str, tmp_path: Path
         time.sleep(settle_s)
         assert not trigger.wait(0), f"a read woke a pass (watching by {how})"
 
+        trigger.take()
         (tmp_path / "notes.txt").write_bytes(b"edited")
         assert trigger.wait(settle_s + 5), f"an edit woke no pass (watching by {how})"
+        near, lost = trigger.take()
+        assert "/notes.txt" in near and not lost  # the pass looks in the folder holding it only
+        (tmp_path / "trip").mkdir()
+        (tmp_path / "notes.txt").rename(tmp_path / "trip" / "Notes.txt")
+        assert trigger.wait(settle_s + 5)
+        near, lost = trigger.take()
+        assert {"/notes.txt", "/trip/Notes.txt"} <= near  # a move names both ends
     finally:
         observer.stop()
         observer.join(5)
+
+
+def test_events_the_kernel_dropped_ask_for_a_whole_scan(tmp_path: Path) -> None:
+    """Watchdog says so only in its log, in these words (inotify_c.py, watchdog 7)."""
+    trigger = Trigger()
+    folder_only = cast("Synchronizer", SimpleNamespace(root=tmp_path))
+    observer: Any
+    observer, _ = watch_folder(folder_only, trigger, "auto")
+    try:
+        trigger.take()
+        logging.getLogger("watchdog.observers.inotify_c").warning(
+            "Inotify queue overflowed; filesystem events were lost"
+        )
+        assert trigger.wait(1)
+        assert trigger.take()[1]
+    finally:
+        observer.stop()
+        observer.join(5)
+
+
+def test_paths_below_the_folder_only() -> None:
+    assert driftbox_path("/r", "/r/a/b.txt") == "/a/b.txt"
+    assert driftbox_path("/r", "/r") is None
+    assert driftbox_path("/r", "/elsewhere/x") is None
+    assert driftbox_path("/r", "/r/..x") == "/..x"

@@ -26,7 +26,7 @@ from typing import Any
 
 from driftbox import errors
 from driftbox.adapters.index import Index
-from driftbox.core import paths
+from driftbox.core import paths, scope
 from driftbox.core.actions import Action
 from driftbox.core.journal import RemoteFile
 from driftbox.core.model import FILE, FOLDER, Item
@@ -361,6 +361,27 @@ class World:
         )
         return Executor(ports, NAMESPACE, self.disk.scan())
 
+    def plan(self, remote: dict[str, Item]) -> list[Action]:
+        """The plan of what changed (``core.scope``, over the real index), as a pass makes it; it must
+        be the plan of the whole trees, and the index must find the remote changes the rule does."""
+        synced, local = self.synced, self.disk.tree()
+        changed = {
+            k for k in synced.keys() | remote.keys() if scope.remote_differs(synced.get(k), remote.get(k))
+        }
+        assert self.index.remote_changed_keys() == changed
+        in_scope = scope.read_scope(scope.local_changes(synced, local), changed, self.index)
+        actions = plan(
+            in_scope.synced,
+            in_scope.local,
+            in_scope.remote,
+            device=DEVICE,
+            today=self.today,
+            taken_outside=in_scope.taken(self.index),
+        )
+        whole = plan(synced, local, remote, device=DEVICE, today=self.today)
+        assert actions == whole, f"planned over the changes: {actions}\nover everything: {whole}"
+        return actions
+
     def sync(
         self,
         *,
@@ -378,7 +399,7 @@ class World:
         for round_number in range(max_rounds + 1):
             remote = self.pull()
             executor = self.executor()
-            actions = plan(self.synced, self.disk.tree(), remote, device=DEVICE, today=self.today)
+            actions = self.plan(remote)
             if not actions:
                 return round_number
             if round_number == max_rounds:
