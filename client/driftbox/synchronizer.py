@@ -1,10 +1,12 @@
 """One linked folder kept in sync: read the journal, scan the disk, plan, execute, until nothing is left.
 
-A pass (``once``) repeats rounds of: pull the journal from the saved cursor into the remote tree
-(the tree and the cursor saved in one transaction), scan the folder (stat only for unchanged
-files; a twin, a second name with the key of another, is renamed aside and the folder scanned
-again: ``core/twins.py``), refuse if the folder looks emptied rather than edited (``check_safe``),
-plan, execute. It ends when a plan has nothing left to do, or after ``MAX_ROUNDS``.
+A pass (``once``) repeats rounds of: pull the journal from the saved cursor into the remote rows it
+names (those rows and the cursor saved in one transaction), scan the folder for what changed since
+the synced tree (one ``stat`` per entry; only the folders events named, when a running sync says
+so: ``near``; a twin, a second name with the key of another, is renamed aside and the folder
+scanned again: ``core/twins.py``), plan over the scope of what changed on either side
+(``core/scope.py``), refusing if the folder looks emptied rather than edited (``check_safe``), and
+execute. It ends when a plan has nothing left to do, or after ``MAX_ROUNDS``.
 
 What is never read as "delete everything": a linked folder that is missing or lost its marker (an
 unmounted drive, a folder replaced), a server that no longer knows the cursor (410: the trees are

@@ -1,5 +1,9 @@
 """The local tree: a walk of the linked folder, hashing only files whose stat changed.
 
+``scan_changes`` is what a pass runs: it compares each entry with its synced row (read folder by
+folder from the index) and keeps only what differs, so an unchanged tree costs one ``stat`` per
+entry and memory for one folder's rows. ``scan`` walks the whole tree into memory.
+
 A file whose size, mtime_ns and inode match the stat cache keeps its cached content hash: a rescan
 of an unchanged tree costs one ``stat`` per entry. A file's executable bit (owner-execute, part of
 a revision) is read from that same ``stat``; a chmod changes no bytes, so it needs no hashing.
