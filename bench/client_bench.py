@@ -385,7 +385,7 @@ def phase_rescan(
 ) -> None:
     from driftbox.adapters.home import Home
     from driftbox.adapters.index import Index
-    from driftbox.adapters.scanner import scan
+    from driftbox.adapters.scanner import scan_changes
 
     if device is None:  # the upload phase did not run
         device = Driftbox.new_account(stack, work, folder, "rescanner")
@@ -402,7 +402,14 @@ def phase_rescan(
     try:
         for _ in range(repeat + 1):
             started = time.perf_counter()
-            scan(folder, db.load_stat_cache(), _refuse_to_hash)  # as a pass does
+            scan_changes(  # as a pass does
+                folder,
+                db.synced_children,
+                db.stat_children,
+                _refuse_to_hash,
+                synced_at=lambda path_key: None,
+                remote_at=lambda path_key: None,
+            )
             scans.append(time.perf_counter() - started)
     finally:
         db.close()

@@ -349,6 +349,8 @@ BIG_JOBS = (
     "index: write",
     "index: load",
     "index: rewrite stat cache",
+    "index: a no-op pass's reads",
+    "scoped plan, one change",
 )
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from driftbox.adapters.index import CachedHash, Index, LocalStat
+from driftbox.core import scope
 from driftbox.core.journal import RemoteFile
 from driftbox.core.model import FILE, FOLDER, Item
 from driftbox.core.planner import plan
@@ -122,6 +123,50 @@ def _index_rewrite(db: Path) -> Callable[[], None]:
     return work
 
 
+def _pass_reads(db: Path) -> Callable[[], None]:
+    """What a no-op pass reads of the index now: every folder's synced rows, folder by folder (as
+    the scan walks), the remote keys left to settle, and the count the safety check needs."""
+    index = _open(db)
+
+    def work() -> None:
+        rows, folders = 0, ["/"]
+        while folders:
+            children = index.synced_children(folders.pop())
+            rows += len(children)
+            folders += [known.path_key for known in children.values() if known.kind == FOLDER]
+        index.remote_changed_keys()
+        if index.synced_count() != rows:
+            raise AssertionError("the folder reads missed rows")
+        index.close()
+
+    return work
+
+
+def _scoped_plan(db: Path) -> Callable[[], None]:
+    """The plan of one edited file over the index: its scope read, then planned (``core.scope``)."""
+    index = _open(db)
+    edited_key = next(k for k, item in index.synced_items(["/d1/f100.bin"]).items() if item.is_file)
+    synced = index.synced_items([edited_key])[edited_key]
+    edited = Item(synced.path, FILE, _hash(10**12), synced.size, inode=synced.inode)
+
+    def work() -> None:
+        changes = scope.LocalChanges(found={edited_key: edited})
+        in_scope = scope.read_scope(changes, index.remote_changed_keys(), index)
+        actions = plan(
+            in_scope.synced,
+            in_scope.local,
+            in_scope.remote,
+            device=DEVICE,
+            today=datetime.date(2026, 12, 3),
+            taken_outside=in_scope.taken(index),
+        )
+        if len(actions) != 1:
+            raise AssertionError(f"one edit planned as {actions}")
+        index.close()
+
+    return work
+
+
 def job(name: str, items: int, db: Path) -> Callable[[], None]:
     """The timed part of job ``name`` (scale_bench.BIG_JOBS), its input built."""
     if name.startswith("planner"):
@@ -130,4 +175,6 @@ def job(name: str, items: int, db: Path) -> Callable[[], None]:
         "index: write": lambda: _index_write(items, db),
         "index: load": lambda: _index_load(db),
         "index: rewrite stat cache": lambda: _index_rewrite(db),
+        "index: a no-op pass's reads": lambda: _pass_reads(db),
+        "scoped plan, one change": lambda: _scoped_plan(db),
     }[name]()

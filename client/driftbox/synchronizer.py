@@ -374,6 +374,9 @@ class Synchronizer:
             tx.put_remote_many(
                 (k, item, fetched.files.get(k)) for k, item in fetched.tree.items() if before.get(k) != item
             )
+            tx.mark_remote_changed(fetched.changed())
+            if fetched.before is None:
+                tx.mark_synced_changed()
             tx.replace_unusable(fetched.unusable)
             tx.set_cursor(fetched.cursor, fetched.seq)
 
@@ -498,7 +501,7 @@ class Synchronizer:
             self.last_cursor = self.index.cursor()
 
     def _pass(self, confirm_deletes: bool, near: set[str] | None) -> Report:
-        report = Report()
+        report, settled = Report(), False
         for _ in range(MAX_ROUNDS):
             report.rounds += 1
             found, actions, in_scope = self.plan_round(confirm_deletes=confirm_deletes, near=near)
@@ -507,13 +510,19 @@ class Synchronizer:
             work = [x for x in actions if not isinstance(x, a.Record)]
             with _progress(work, in_scope.local) as on_bytes:
                 outcome = self.executor(self._scanned(in_scope.local, found.hashed), on_bytes).run(actions)
+            if work:  # the synced rows it wrote wait for the server's word: planned until settled
+                with self.index.transaction() as tx:
+                    tx.mark_remote_changed(in_scope.keys)
             report.uploaded += outcome.bytes_up
             report.downloaded += outcome.bytes_down
             report.actions += outcome.done
             report.problems = {**found.problems, **outcome.failed, **self._unusable()}
-            if not work or (outcome.done == 0 and outcome.failed):
+            if not work and not outcome.failed:
+                settled = True
                 break
-        self._end_pass(report.problems)
+            if outcome.done == 0 and outcome.failed:
+                break
+        self._end_pass(report.problems, settled)
         report.notices, self._notices = self._notices, []
         return report
 
@@ -559,8 +568,11 @@ class Synchronizer:
     def _unusable(self) -> dict[str, str]:
         return {u.path: u.why for u in self.index.load_unusable().values()}
 
-    def _end_pass(self, problems: dict[str, str]) -> None:
+    def _end_pass(self, problems: dict[str, str], settled: bool) -> None:
+        """``settled``: the last round planned nothing to do, so the remote changes are all settled."""
         with self.index.transaction() as tx:
+            if settled:
+                tx.clear_remote_changed()
             tx.clear_problems()
             for path, why in problems.items():
                 tx.set_problem(path, why)

@@ -34,6 +34,15 @@ _ITEM = """folder_id INTEGER NOT NULL REFERENCES folders ON DELETE CASCADE,
     path_key TEXT NOT NULL, path TEXT NOT NULL, kind TEXT NOT NULL CHECK (kind IN ('file', 'folder')),
     content_hash TEXT NOT NULL, size_bytes INTEGER NOT NULL, rev INTEGER, object_id TEXT, inode INTEGER"""
 _BY_FOLDER = "folder_id INTEGER NOT NULL REFERENCES folders ON DELETE CASCADE"
+# A remote row (r) is not the synced one (s) at its key: ``core.scope.remote_differs``, in SQL.
+_DIFFERS = (
+    "("
+    + " OR ".join(
+        f"s.{column} IS NOT r.{column}"
+        for column in ("path", "kind", "content_hash", "size_bytes", "rev", "object_id", "executable")
+    )
+    + ")"
+)
 
 # Migration n (1-based) takes an index from user_version n - 1 to n. Append new ones; never edit.
 MIGRATIONS: list[list[str]] = [
@@ -67,6 +76,16 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE remote ADD COLUMN executable INTEGER NOT NULL DEFAULT 0",
         f"""CREATE TABLE remote_unusable ({_BY_FOLDER}, path_key TEXT NOT NULL, path TEXT NOT NULL,
             why TEXT NOT NULL, PRIMARY KEY (folder_id, path_key)) WITHOUT ROWID""",
+    ],
+    [  # the keys the journal moved on that no pass has settled since: a pass reads these, not a join
+        # of the whole trees; an index from before starts with every key where the trees differ
+        f"""CREATE TABLE remote_changed ({_BY_FOLDER}, path_key TEXT NOT NULL,
+            PRIMARY KEY (folder_id, path_key)) WITHOUT ROWID""",
+        f"""INSERT INTO remote_changed SELECT r.folder_id, r.path_key FROM remote r LEFT JOIN synced s
+                ON s.folder_id = r.folder_id AND s.path_key = r.path_key
+                WHERE s.path_key IS NULL OR {_DIFFERS}
+            UNION SELECT s.folder_id, s.path_key FROM synced s WHERE NOT EXISTS
+                (SELECT 1 FROM remote r WHERE r.folder_id = s.folder_id AND r.path_key = s.path_key)""",  # noqa: S608
     ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -362,14 +381,15 @@ class Index:
         return {r[0]: CachedHash(LocalStat(r[1], r[2], r[3]), r[4], _chunks(r[5])) for r in rows}
 
     def remote_changed_keys(self) -> set[str]:
-        """The keys where the remote tree is not the synced one: ``core.scope.remote_differs``, in SQL."""
-        differs = " OR ".join(
-            f"s.{column} IS NOT r.{column}"
-            for column in ("path", "kind", "content_hash", "size_bytes", "rev", "object_id", "executable")
-        )
+        """The keys the journal moved on since a pass last settled everything (``mark_remote_changed``)."""
+        return {row[0] for row in self._rows("SELECT path_key FROM remote_changed WHERE folder_id = ?")}
+
+    def remote_differing_keys(self) -> set[str]:
+        """The keys where the remote tree is not the synced one, by a join of the whole trees
+        (``core.scope.remote_differs`` in SQL): ``remote_changed_keys`` must hold all of them."""
         sql = f"""SELECT r.path_key FROM remote r LEFT JOIN synced s
                 ON s.folder_id = r.folder_id AND s.path_key = r.path_key
-                WHERE r.folder_id = ? AND (s.path_key IS NULL OR {differs})
+                WHERE r.folder_id = ? AND (s.path_key IS NULL OR {_DIFFERS})
             UNION ALL
             SELECT s.path_key FROM synced s WHERE s.folder_id = ? AND NOT EXISTS
                 (SELECT 1 FROM remote r WHERE r.folder_id = s.folder_id AND r.path_key = s.path_key)"""  # noqa: S608
@@ -460,6 +480,21 @@ class Transaction:
     def clear_remote(self) -> None:
         self._run("DELETE FROM remote WHERE folder_id = ?")
         self._run("DELETE FROM remote_unusable WHERE folder_id = ?")
+
+    def mark_remote_changed(self, path_keys: Iterable[str]) -> None:
+        """Keys the journal moved on: planned by every pass until one settles everything."""
+        rows = ((self._folder_id, path_key) for path_key in path_keys)
+        self._db.executemany("INSERT OR IGNORE INTO remote_changed VALUES (?, ?)", rows)
+
+    def mark_synced_changed(self) -> None:
+        """Every synced key, as changed: after a whole listing, nothing of the old remote tree is known."""
+        self._run(
+            "INSERT OR IGNORE INTO remote_changed SELECT folder_id, path_key FROM synced WHERE folder_id = ?"
+        )
+
+    def clear_remote_changed(self) -> None:
+        """A pass ended with nothing left to do: every key it had to settle is settled."""
+        self._run("DELETE FROM remote_changed WHERE folder_id = ?")
 
     def replace_unusable(self, unusable: Mapping[str, Unusable]) -> None:
         self._run("DELETE FROM remote_unusable WHERE folder_id = ?")

@@ -10,6 +10,7 @@ import sys
 import textwrap
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -283,3 +284,31 @@ def test_a_hundred_thousand_items_load_whole(db_path: Path, folder: Path, index:
         files = again.load_remote_files()
         assert len(files) == count and files["/f/99999.txt"].chunks == chunks
         assert len(again.load_synced_stats()) == count
+
+
+def test_an_index_from_before_the_changed_keys_starts_with_every_key_where_the_trees_differ(
+    db_path: Path, folder: Path
+) -> None:
+    """A pass plans the keys marked changed; an older index marked none, so its upgrade marks
+    every key a join of the trees finds differing (an edit downloaded by no pass yet, a delete)."""
+    with Index.open(db_path, folder, NAMESPACE) as index:
+        same = Item("/same.txt", FILE, "a" * 64, 1, 3, "o1", 7)
+        with index.transaction() as tx:
+            tx.put_synced("/same.txt", same)
+            tx.put_remote("/same.txt", replace(same, inode=None))
+            tx.put_synced("/edited.txt", Item("/edited.txt", FILE, "b" * 64, 1, 3, "o2", 8))
+            tx.put_remote("/edited.txt", Item("/edited.txt", FILE, "c" * 64, 1, 4, "o2"))
+            tx.put_synced("/deleted.txt", Item("/deleted.txt", FILE, "d" * 64, 1, 3, "o3", 9))
+            tx.put_remote("/new.txt", Item("/new.txt", FILE, "e" * 64, 1, 1, "o4"))
+    raw = sqlite3.connect(db_path)  # back to schema 3, as an older driftbox left it
+    raw.execute("DROP TABLE remote_changed")
+    raw.execute("PRAGMA user_version = 3")
+    raw.commit()
+    raw.close()
+    with Index.open(db_path, folder, NAMESPACE) as upgraded:
+        expected = {"/edited.txt", "/deleted.txt", "/new.txt"}
+        assert upgraded.remote_differing_keys() == expected
+        assert upgraded.remote_changed_keys() == expected
+        with upgraded.transaction() as tx:
+            tx.clear_remote_changed()
+        assert upgraded.remote_changed_keys() == set()

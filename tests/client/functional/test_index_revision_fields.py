@@ -68,4 +68,4 @@ def test_an_index_that_stored_seconds_is_upgraded_to_nanoseconds_keeping_every_i
             "/b.txt": RemoteFile((CHUNK,), 1_732_450_000_123_456_789),
         }
         assert upgraded.load_unusable() == {}
-    assert sqlite3.connect(db_path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert sqlite3.connect(db_path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

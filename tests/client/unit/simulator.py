@@ -267,6 +267,10 @@ class FakeTransfers:
         return failed
 
 
+def _remote_file(item: Item) -> RemoteFile | None:
+    return RemoteFile((chunk_of(item.content_hash),), 0) if item.kind == FILE else None
+
+
 # -- a world: both sides from one start, edits on each, then rounds of plan and execute -----------
 
 
@@ -293,9 +297,12 @@ class World:
         return self._in_use().load_synced()
 
     def forget_synced(self) -> None:
-        """A lost or emptied index: no base at all."""
+        """A lost or emptied index: no base at all (so the next pull is a whole listing, every key
+        of which a pass plans)."""
+        remote = self.index.load_remote()
         with self.index.transaction() as tx:
             tx.clear_synced()
+            tx.mark_remote_changed(remote)
 
     @property
     def refused_commits(self) -> int:
@@ -335,20 +342,19 @@ class World:
                     server.other_device(("put", path, None, content))
         local, remote = disk.tree(), server.tree()
         assert local.keys() == remote.keys(), (local, remote)
-        with world.index.transaction() as tx:
+        with world.index.transaction() as tx:  # both trees as a pass that synced them left them
             tx.put_synced_many((k, replace(remote[k], inode=local[k].inode), None) for k in remote)
+            tx.put_remote_many((k, item, _remote_file(item)) for k, item in remote.items())
         return world
 
     # -- syncing ----------------------------------------------------------------------------------
     def pull(self) -> dict[str, Item]:
         """The server's tree, saved in the index as a pass's pull saves it."""
-        remote = self.server.tree()
+        remote, before = self.server.tree(), self.index.load_remote()
         with self.index.transaction() as tx:
+            tx.mark_remote_changed(k for k in remote.keys() | before.keys() if remote.get(k) != before.get(k))
             tx.clear_remote()
-            tx.put_remote_many(
-                (k, item, RemoteFile((chunk_of(item.content_hash),), 0) if item.kind == FILE else None)
-                for k, item in remote.items()
-            )
+            tx.put_remote_many((k, item, _remote_file(item)) for k, item in remote.items())
         return remote
 
     def executor(self) -> Executor:
@@ -361,14 +367,17 @@ class World:
         )
         return Executor(ports, NAMESPACE, self.disk.scan())
 
-    def plan(self, remote: dict[str, Item]) -> list[Action]:
+    def plan(self, remote: dict[str, Item]) -> tuple[list[Action], set[str]]:
         """The plan of what changed (``core.scope``, over the real index), as a pass makes it; it must
         be the plan of the whole trees, and the index must find the remote changes the rule does."""
         synced, local = self.synced, self.disk.tree()
         changed = {
             k for k in synced.keys() | remote.keys() if scope.remote_differs(synced.get(k), remote.get(k))
         }
-        assert self.index.remote_changed_keys() == changed
+        assert self.index.remote_differing_keys() == changed  # the SQL join is the pure rule
+        # A pass plans the keys pulls marked since the last settled pass, not the join: a key can
+        # differ unmarked (spelled otherwise by each side), and must then plan to nothing.
+        changed = self.index.remote_changed_keys()
         in_scope = scope.read_scope(scope.local_changes(synced, local), changed, self.index)
         actions = plan(
             in_scope.synced,
@@ -380,7 +389,7 @@ class World:
         )
         whole = plan(synced, local, remote, device=DEVICE, today=self.today)
         assert actions == whole, f"planned over the changes: {actions}\nover everything: {whole}"
-        return actions
+        return actions, in_scope.keys
 
     def sync(
         self,
@@ -399,8 +408,10 @@ class World:
         for round_number in range(max_rounds + 1):
             remote = self.pull()
             executor = self.executor()
-            actions = self.plan(remote)
+            actions, in_scope = self.plan(remote)
             if not actions:
+                with self.index.transaction() as tx:  # settled, as a pass's end records it
+                    tx.clear_remote_changed()
                 return round_number
             if round_number == max_rounds:
                 raise NotConverged(f"still planning after {max_rounds} rounds: {actions}")
@@ -409,6 +420,9 @@ class World:
                 after_first_plan()
             self.watch.strict = after_first_plan is None
             outcome = executor.run(actions[:crash_after] if round_number == 0 else actions)
+            if crash_after is None or round_number > 0:  # killed, the client marks nothing
+                with self.index.transaction() as tx:  # as a pass marks what its synced rows await
+                    tx.mark_remote_changed(in_scope)
             self.outcomes.append(outcome)
             if self.watch.strict and outcome.failed:
                 raise BadAction(f"the executor could not apply the plan as made: {outcome.failed}")
