@@ -21,7 +21,9 @@ installed: ``make peers``).
 
 Then, unless ``--big 0``, the pure parts at ``--big`` items, each in a fresh process so its peak
 memory is its own: ``driftbox.core.planner.plan`` over three synthetic trees with no change and
-with one, and ``driftbox.adapters.index.Index`` writing, loading and rewriting that many rows.
+with one, and ``driftbox.adapters.index.Index`` writing, loading and rewriting that many rows (what
+a pass did before it planned only what changed); then what a pass does now: a no-op's reads of the
+index (every folder's synced rows, the remote keys marked changed) and the scoped plan of one edit.
 
 Targets are issue 15's, for 100k files: no-op and edit under 1 s and under 2x their figure at the
 smallest size of the run, ``ls`` and ``status`` under 0.5 s, no-op and edit under 100 MiB, upload

@@ -56,7 +56,6 @@ class Executor:
         self.namespace_id = namespace_id
         self.scanned = dict(scanned)  # the stat cache of this round's scan: what the plan saw on disk
         self.on_bytes = on_bytes
-        self.synced = self.index.load_synced()
         # Sent with folder deletes: the server refuses one if the folder holds changes after it.
         self.seen_seq = self.index.cursor_seq()
         self.outcome = Outcome()
@@ -75,25 +74,19 @@ class Executor:
 
     # -- recording ----------------------------------------------------------------------------
     def _put(self, tx: IndexWrites, item: Item, local: LocalStat | None) -> None:
-        path_key = paths.key(item.path)
-        self.synced[path_key] = item
-        tx.put_synced(path_key, item, local)
+        tx.put_synced(paths.key(item.path), item, local)
 
     def _drop_below(self, tx: IndexWrites, path: str, *, keep_below: str | None = None) -> None:
-        root_key = paths.key(path)
         keep = paths.key(keep_below) if keep_below else None
-        for path_key in [k for k in self.synced if k == root_key or paths.is_within(k, root_key)]:
+        for path_key in self.index.synced_subtree(paths.key(path)):  # read in the transaction
             if keep is not None and (path_key == keep or paths.is_within(path_key, keep)):
                 continue
-            del self.synced[path_key]
             tx.delete_synced(path_key)
 
     def _move_synced(self, tx: IndexWrites, from_path: str, to_path: str) -> None:
-        from_key = paths.key(from_path)
-        moving = {k: v for k, v in self.synced.items() if k == from_key or paths.is_within(k, from_key)}
+        moving = self.index.synced_subtree(paths.key(from_path))
         self._drop_below(tx, to_path, keep_below=from_path)
         for path_key in moving:
-            del self.synced[path_key]
             tx.delete_synced(path_key)
         for item in moving.values():
             self._put(tx, replace(item, path=paths.reroot(item.path, from_path, to_path)), None)
@@ -250,10 +243,8 @@ class Executor:
             if isinstance(action, a.Record):
                 with self.index.transaction() as tx:
                     if action.item is None:
-                        self.synced.pop(action.path_key, None)
                         tx.delete_synced(action.path_key)
                     else:
-                        self.synced[action.path_key] = action.item
                         tx.put_synced(action.path_key, action.item, None)
                 return
             if isinstance(action, a.CreateLocalFolder):

@@ -120,7 +120,9 @@ class IndexWrites(Protocol):
 class IndexPort(Protocol):
     """What the executor reads from the index, and its transactions (all writes or none)."""
 
-    def load_synced(self) -> dict[str, Item]: ...
+    def synced_subtree(self, path_key: str) -> dict[str, Item]:
+        """The synced item at ``path_key`` and every one below it (as written so far, in a transaction)."""
+        ...
 
     def cursor_seq(self) -> int | None: ...
 

@@ -349,6 +349,11 @@ class Index:
                     found.setdefault(content_hash, _chunks(blob))
         return found
 
+    def synced_subtree(self, path_key: str) -> dict[str, Item]:
+        """The synced item at ``path_key`` and every one below it (inside a transaction: as written)."""
+        sql = f"{_LOAD_SYNCED} AND (path_key = ? OR (path_key >= ? AND path_key < ?))"
+        return _items(self._rows(sql, path_key, *_below(path_key)))
+
     def keys_below(self, path_key: str) -> list[str]:
         """Every key strictly below ``path_key`` that the synced or the remote tree holds."""
         low, high = _below(path_key)
