@@ -10,8 +10,13 @@ write goes through a transaction, which commits when its block ends and rolls ba
 The synced tree and the cursor must change in one transaction: a crash between the two would
 replay journal entries the synced tree already holds, or skip entries it does not. Besides the
 trees, the index keeps a stat cache (an unchanged file is never hashed again), the chunks known
-uploaded (a restart never sends them again), each path's problem, for ``status``, and the remote
-paths held because their latest entry could not be used (``core.journal``), saved with the cursor.
+uploaded (a restart never sends them again), each path's problem, for ``status``, the remote
+paths held because their latest entry could not be used (``core.journal``), saved with the cursor,
+and the remote keys the journal moved on since a pass last settled everything (``remote_changed``,
+saved with the cursor too: a pass plans those, not a comparison of the whole trees).
+
+A pass reads only parts of the trees: a folder's synced rows (``synced_children``), the rows of a
+set of keys, the keys below one (``core.scope.Outside``).
 """
 
 from __future__ import annotations
