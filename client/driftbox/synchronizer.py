@@ -22,14 +22,12 @@ beside a ``sync``, which holds the home's lock.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import fcntl
 import os
 import secrets
-import sys
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,10 +43,12 @@ from driftbox.adapters.index import CachedHash, Index
 from driftbox.adapters.transfer import PART_PREFIX, PresignedTransfers
 from driftbox.core import actions as a
 from driftbox.core import journal, paths, scope
-from driftbox.core.model import FILE, Item, Tree
+from driftbox.core.model import FILE, Item
 from driftbox.core.planner import check_safe, plan
 from driftbox.executor import Executor
+from driftbox.fetched import Fetched, Look, named_keys
 from driftbox.ports import Ports
+from driftbox.progress import pending_size, transfer_bar
 from driftbox.status import NotSynced, Pending, Status, reason
 
 MARKER = ".driftbox"  # in the linked folder's root: proves it is the folder that was linked
@@ -94,39 +94,6 @@ class Report:
         )
         state = "In sync." if self.ok else f"{len(self.problems)} item(s) not synced."
         return "".join(f"{notice}\n" for notice in self.notices) + f"{state} {moved}."
-
-
-@contextlib.contextmanager
-def _progress(work: Sequence[a.Action], local: Mapping[str, Item]) -> Iterator[Callable[[int], None]]:
-    """A transfer bar on a terminal, for passes that move files; elsewhere nothing.
-
-    Its total is the size of the files to move; chunks the server or the folder already holds are
-    not sent, so it may end short of it.
-    """
-    moving = [x for x in work if isinstance(x, a.Upload | a.Download)]
-    if not moving or not sys.stdout.isatty():
-        yield lambda size: None
-        return
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        SpinnerColumn,
-        TextColumn,
-        TransferSpeedColumn,
-    )
-
-    total = sum(_pending_size(x, local) or 0 for x in moving)
-    columns = (
-        SpinnerColumn(),
-        TextColumn(f"{len(moving)} file(s)"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-    )
-    with Progress(*columns, transient=True) as bar:
-        task = bar.add_task("transfer", total=total or None)
-        yield lambda size: bar.advance(task, size)
 
 
 def _lock(path: Path) -> int:
@@ -190,96 +157,6 @@ def _with_unreadable(
     return kept
 
 
-def _pending_size(action: a.Action, local: Mapping[str, Item]) -> int | None:
-    if isinstance(action, a.Download):
-        return action.size
-    if isinstance(action, a.Upload):
-        item = local.get(paths.key(action.path))
-        return item.size if item is not None else None  # a conflicted copy not made yet
-    return None
-
-
-@dataclass
-class _Fetched:
-    tree: dict[str, Item]  # the remote tree at the keys the journal named; after a listing, all of it
-    files: dict[str, journal.RemoteFile]
-    cursor: str | None
-    seq: int | None  # the journal seq the cursor stands at (cursor_seq)
-    before: dict[str, Item] | None  # the saved tree at those keys; None for a whole listing
-    reset: bool = False  # the server no longer knew the saved cursor
-    unusable: dict[str, journal.Unusable] = field(default_factory=dict)  # held paths, by key
-
-    def changed(self) -> set[str]:
-        """The keys the journal moved on (after a listing: every key)."""
-        if self.before is None:
-            return set(self.tree)
-        return {k for k in self.before.keys() | self.tree.keys() if self.before.get(k) != self.tree.get(k)}
-
-
-def _named(pages: Iterable[Mapping[str, object]]) -> set[str]:
-    """Every key the journal's entries name (their paths, and where moves came from)."""
-    named: set[str] = set()
-    for page in pages:
-        entries = page.get("entries")
-        for entry in entries if isinstance(entries, list) else ():
-            if isinstance(entry, dict):
-                for field_name in ("path", "from_path"):
-                    value = entry.get(field_name)
-                    if isinstance(value, str):
-                        with contextlib.suppress(ValueError):  # a bad path is held by its text
-                            named.add(paths.key(value))
-    return named
-
-
-class _Look:
-    """The trees a plan reads (``scope.Outside``): the index, seen through what a fetch brought but
-    did not save (``status`` saves nothing), and without the synced tree after a reset."""
-
-    def __init__(self, index: Index, fetched: _Fetched | None = None, *, forget_synced: bool = False) -> None:
-        self.index = index
-        self.fetched = fetched
-        self.forget_synced = forget_synced
-        whole = fetched is not None and fetched.before is None
-        self._whole: Tree | None = fetched.tree if whole and fetched is not None else None
-
-    def keys_below(self, path_key: str) -> Iterable[str]:
-        if self._whole is not None:
-            below = {k for k in self._whole if paths.is_within(k, path_key)}
-            return below if self.forget_synced else below | set(self.index.keys_below(path_key))
-        keys = set(self.index.keys_below(path_key))
-        if self.fetched is not None:
-            keys |= {k for k in self.fetched.tree if paths.is_within(k, path_key)}
-        return keys
-
-    def synced_items(self, keys: Collection[str]) -> dict[str, Item]:
-        return {} if self.forget_synced else self.index.synced_items(keys)
-
-    def remote_items(self, keys: Collection[str]) -> dict[str, Item]:
-        if self._whole is not None:
-            return {k: self._whole[k] for k in keys if k in self._whole}
-        items = self.index.remote_items(keys)
-        if self.fetched is not None and self.fetched.before is not None:
-            for k in self.fetched.before.keys() - self.fetched.tree.keys():
-                items.pop(k, None)
-            items.update({k: v for k, v in self.fetched.tree.items() if k in keys})
-        return items
-
-    def taken(self, path_key: str) -> bool:
-        if self._whole is not None:
-            return path_key in self._whole or (not self.forget_synced and self.index.taken(path_key))
-        return self.index.taken(path_key) or (self.fetched is not None and path_key in self.fetched.tree)
-
-    def synced_count(self) -> int:
-        return 0 if self.forget_synced else self.index.synced_count()
-
-    def remote_changed(self) -> set[str]:
-        """The keys where the remote tree (with what was fetched) is not the synced one."""
-        if self._whole is not None and self.forget_synced:
-            return set(self._whole)
-        changed = self.index.remote_changed_keys()
-        return changed | self.fetched.changed() if self.fetched is not None else changed
-
-
 class Synchronizer:
     def __init__(self, api: Api, index: Index, root: Path, namespace_id: str, device_name: str) -> None:
         self.api = api
@@ -332,7 +209,7 @@ class Synchronizer:
             )
 
     # -- the remote tree -------------------------------------------------------------------------
-    def _fetch(self) -> _Fetched:
+    def _fetch(self) -> Fetched:
         """The server's tree now: the saved one moved on by the journal since the cursor (read and
         kept at the keys the journal names only), or a whole listing (no cursor yet, or the server
         forgot it). Saves nothing."""
@@ -343,15 +220,15 @@ class Synchronizer:
             except errors.CursorReset:
                 pages = []
             else:
-                named = _named(pages) | set(self.index.load_unusable())
+                named = named_keys(pages) | set(self.index.load_unusable())
                 before, files = self.index.remote_items(named), self.index.remote_files_of(named)
                 tree, unusable = dict(before), self.index.load_unusable()
                 for page in pages:
                     journal.apply(tree, files, page["entries"], unusable)
                 last = pages[-1]
                 cursor_seq = last.get("cursor_seq")
-                return _Fetched(tree, files, last["cursor"], cursor_seq, before, unusable=unusable)
-        fetched = _Fetched({}, {}, None, None, None, reset=cursor is not None)
+                return Fetched(tree, files, last["cursor"], cursor_seq, before, unusable=unusable)
+        fetched = Fetched({}, {}, None, None, None, reset=cursor is not None)
         for page in self.api.pages(self.namespace_id):
             journal.apply(fetched.tree, fetched.files, page["entries"], fetched.unusable)
             fetched.cursor, fetched.seq = page["cursor"], page.get("cursor_seq")
@@ -455,7 +332,7 @@ class Synchronizer:
     def _plan(
         self,
         found: scanner.Scan,
-        look: _Look,
+        look: Look,
         held: Mapping[str, journal.Unusable],
         *,
         deletes_confirmed: bool = False,
@@ -508,7 +385,7 @@ class Synchronizer:
             if near is not None:  # the next round looks where this one changed the disk, too
                 near |= _paths_of(actions)
             work = [x for x in actions if not isinstance(x, a.Record)]
-            with _progress(work, in_scope.local) as on_bytes:
+            with transfer_bar(work, in_scope.local) as on_bytes:
                 outcome = self.executor(self._scanned(in_scope.local, found.hashed), on_bytes).run(actions)
             if work:  # the synced rows it wrote wait for the server's word: planned until settled
                 with self.index.transaction() as tx:
@@ -533,7 +410,7 @@ class Synchronizer:
         self.pull()
         found = self._scan(near=near)
         held = self.index.load_unusable()
-        actions, in_scope = self._plan(found, _Look(self.index), held, deletes_confirmed=confirm_deletes)
+        actions, in_scope = self._plan(found, Look(self.index), held, deletes_confirmed=confirm_deletes)
         return found, actions, in_scope
 
     def round_executor(self, found: scanner.Scan, in_scope: scope.Scope) -> Executor:
@@ -586,7 +463,7 @@ class Synchronizer:
         try:
             fetched = self._fetch()
             look, reset, unusable = (
-                _Look(self.index, fetched, forget_synced=fetched.reset),
+                Look(self.index, fetched, forget_synced=fetched.reset),
                 fetched.reset,
                 fetched.unusable,
             )
@@ -595,13 +472,13 @@ class Synchronizer:
                     "The server no longer knows this device's place: the next sync merges both sides."
                 )
         except errors.DriftboxError as exc:  # offline: say what is known
-            look, reset, offline = _Look(self.index), False, str(exc)
+            look, reset, offline = Look(self.index), False, str(exc)
             unusable = self.index.load_unusable()
         found = self._scan(save=False, known=not reset)
         actions, in_scope = self._plan(found, look, unusable)
         problems = {**found.problems, **{u.path: u.why for u in unusable.values()}}
         pending = [
-            Pending(x, _pending_size(x, in_scope.local)) for x in actions if not isinstance(x, a.Record)
+            Pending(x, pending_size(x, in_scope.local)) for x in actions if not isinstance(x, a.Record)
         ]
         recorded = {p.path: p for p in self.index.problems()}
         not_synced = [

@@ -29,7 +29,7 @@ def test_after_a_sync_nothing_is_changed_and_a_pass_told_where_looks_only_there(
     stack: LocalStack, tmp_path: Path
 ) -> None:
     laptop, phone = new_user(stack, tmp_path, "laptop", "phone")
-    for folder in ("work", "photos", "music"):
+    for folder in ("docs", "photos", "music"):
         for i in range(5):
             _write(laptop.folder, f"{folder}/{i}.txt", f"{folder} {i}".encode())
     _write(laptop.folder, "top.txt", b"top")
@@ -45,15 +45,15 @@ def test_after_a_sync_nothing_is_changed_and_a_pass_told_where_looks_only_there(
             assert found.unchanged == 19  # 3 folders, 15 files, top.txt
             assert sync.index.remote_changed_keys() == set()
 
-    _write(laptop.folder, "work/0.txt", b"edited where the events said")
+    _write(laptop.folder, "docs/0.txt", b"edited where the events said")
     _write(laptop.folder, "photos/0.txt", b"edited where no event said")
-    (laptop.folder / "music" / "1.txt").rename(laptop.folder / "work" / "moved.txt")
+    (laptop.folder / "music" / "1.txt").rename(laptop.folder / "docs" / "moved.txt")
     with in_process(laptop) as sync:
-        report = sync.once(near={"/work/0.txt", "/music/1.txt", "/work/moved.txt"})
+        report = sync.once(near={"/docs/0.txt", "/music/1.txt", "/docs/moved.txt"})
         assert report.ok, report.problems
     phone.sync()
-    assert files(phone)["work/0.txt"] == b"edited where the events said"
-    assert files(phone)["work/moved.txt"] == b"music 1" and "music/1.txt" not in files(phone)
+    assert files(phone)["docs/0.txt"] == b"edited where the events said"
+    assert files(phone)["docs/moved.txt"] == b"music 1" and "music/1.txt" not in files(phone)
     assert files(phone)["photos/0.txt"] == b"photos 0"  # not looked at: no event named it
 
     laptop.sync()  # a whole pass (sync --once) finds it

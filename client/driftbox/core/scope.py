@@ -126,11 +126,13 @@ def _in_a_folder(parent: str, local: Tree) -> bool:
 
 
 def scope(changed: Iterable[str], outside: Outside) -> set[str]:
-    """The changed keys, every key below each, and every ancestor of all of them."""
-    keys: set[str] = set()
+    """The changed keys, every key below each, and every ancestor of all of them. Below a changed
+    key whose ancestor changed too, the ancestor's subtree already holds all there is."""
+    changed = set(changed)
+    keys: set[str] = set(changed)
     for path_key in changed:
-        keys.add(path_key)
-        keys.update(outside.keys_below(path_key))
+        if not any(ancestor in changed for ancestor in paths.ancestors(path_key)):
+            keys.update(outside.keys_below(path_key))
     for path_key in list(keys):
         keys.update(paths.ancestors(path_key))
     return keys

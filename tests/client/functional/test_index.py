@@ -14,15 +14,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from driftbox.adapters.index import (
-    MIGRATIONS,
-    SCHEMA_VERSION,
-    CachedHash,
-    Index,
-    IndexTooNew,
-    IndexUnusable,
-    LocalStat,
-)
+from driftbox.adapters.index import CachedHash, Index, LocalStat
+from driftbox.adapters.index_schema import MIGRATIONS, SCHEMA_VERSION, IndexTooNew, IndexUnusable
 from driftbox.core.journal import RemoteFile
 from driftbox.core.model import FILE, FOLDER, Item
 

@@ -7,7 +7,8 @@ import hashlib
 import sqlite3
 from pathlib import Path
 
-from driftbox.adapters.index import MIGRATIONS, SCHEMA_VERSION, Index, LocalStat
+from driftbox.adapters.index import Index, LocalStat
+from driftbox.adapters.index_schema import MIGRATIONS, SCHEMA_VERSION
 from driftbox.core.journal import RemoteFile, Unusable
 from driftbox.core.model import FILE, FOLDER, Item
 

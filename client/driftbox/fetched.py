@@ -1,0 +1,99 @@
+"""The server's tree as a pass reads it: what a fetch of the journal (or a whole listing) brought,
+and the index seen through it (``Look``, the ``core.scope.Outside`` a plan reads); ``status``
+plans on it without saving anything."""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from driftbox.adapters.index import Index
+from driftbox.core import journal, paths
+from driftbox.core.model import Item, Tree
+
+
+@dataclass
+class Fetched:
+    tree: dict[str, Item]  # the remote tree at the keys the journal named; after a listing, all of it
+    files: dict[str, journal.RemoteFile]
+    cursor: str | None
+    seq: int | None  # the journal seq the cursor stands at (cursor_seq)
+    before: dict[str, Item] | None  # the saved tree at those keys; None for a whole listing
+    reset: bool = False  # the server no longer knew the saved cursor
+    unusable: dict[str, journal.Unusable] = field(default_factory=dict)  # held paths, by key
+
+    def changed(self) -> set[str]:
+        """The keys the journal moved on (after a listing: every key)."""
+        if self.before is None:
+            return set(self.tree)
+        return {k for k in self.before.keys() | self.tree.keys() if self.before.get(k) != self.tree.get(k)}
+
+
+def named_keys(pages: Iterable[Mapping[str, object]]) -> set[str]:
+    """Every key the journal's entries name (their paths, and where moves came from)."""
+    named: set[str] = set()
+    for page in pages:
+        entries = page.get("entries")
+        for entry in entries if isinstance(entries, list) else ():
+            if isinstance(entry, dict):
+                for field_name in ("path", "from_path"):
+                    value = entry.get(field_name)
+                    if isinstance(value, str):
+                        with contextlib.suppress(ValueError):  # a bad path is held by its text
+                            named.add(paths.key(value))
+    return named
+
+
+class Look:
+    """The trees a plan reads (``scope.Outside``): the index, seen through what a fetch brought but
+    did not save (``status`` saves nothing), and without the synced tree after a reset."""
+
+    def __init__(self, index: Index, fetched: Fetched | None = None, *, forget_synced: bool = False) -> None:
+        self.index = index
+        self.fetched = fetched
+        self.forget_synced = forget_synced
+        whole = fetched is not None and fetched.before is None
+        self._whole: Tree | None = fetched.tree if whole and fetched is not None else None
+        self._sorted = sorted(self._whole) if self._whole is not None else []
+
+    def keys_below(self, path_key: str) -> Iterable[str]:
+        if self._whole is not None:
+            low, high = path_key + "/", path_key + "0"  # "0" follows "/": the keys below, in order
+            below = set(
+                self._sorted[bisect.bisect_left(self._sorted, low) : bisect.bisect_left(self._sorted, high)]
+            )
+            return below if self.forget_synced else below | set(self.index.keys_below(path_key))
+        keys = set(self.index.keys_below(path_key))
+        if self.fetched is not None:
+            keys |= {k for k in self.fetched.tree if paths.is_within(k, path_key)}
+        return keys
+
+    def synced_items(self, keys: Collection[str]) -> dict[str, Item]:
+        return {} if self.forget_synced else self.index.synced_items(keys)
+
+    def remote_items(self, keys: Collection[str]) -> dict[str, Item]:
+        if self._whole is not None:
+            return {k: self._whole[k] for k in keys if k in self._whole}
+        items = self.index.remote_items(keys)
+        if self.fetched is not None and self.fetched.before is not None:
+            for k in self.fetched.before.keys() - self.fetched.tree.keys():
+                items.pop(k, None)
+            items.update({k: v for k, v in self.fetched.tree.items() if k in keys})
+        return items
+
+    def taken(self, path_key: str) -> bool:
+        if self._whole is not None:
+            return path_key in self._whole or (not self.forget_synced and self.index.taken(path_key))
+        return self.index.taken(path_key) or (self.fetched is not None and path_key in self.fetched.tree)
+
+    def synced_count(self) -> int:
+        return 0 if self.forget_synced else self.index.synced_count()
+
+    def remote_changed(self) -> set[str]:
+        """The keys where the remote tree (with what was fetched) is not the synced one."""
+        if self._whole is not None and self.forget_synced:
+            return set(self._whole)
+        changed = self.index.remote_changed_keys()
+        return changed | self.fetched.changed() if self.fetched is not None else changed
