@@ -350,7 +350,7 @@ class Synchronizer:
         synced = _without_marker(in_scope.synced)
         remote = journal.held_as_synced(_without_marker(in_scope.remote), synced, held)
         local = _with_unreadable(in_scope.local, found.problems, synced)
-        why = check_safe(synced, local, total=look.synced_count(), local_empty=changes.local_empty)
+        why = check_safe(synced, local, total=look.synced_count, local_empty=changes.local_empty)
         if why is not None and not deletes_confirmed:
             raise errors.Unsafe(
                 f"not syncing {self.root}: {why}. If those deletes are meant, "
@@ -382,8 +382,9 @@ class Synchronizer:
         for _ in range(MAX_ROUNDS):
             report.rounds += 1
             found, actions, in_scope = self.plan_round(confirm_deletes=confirm_deletes, near=near)
-            if near is not None:  # the next round looks where this one changed the disk, too
-                near |= _paths_of(actions)
+            # The next round looks where this one changed the disk, and at what it could not sync:
+            # the rest of the disk is as this round found it.
+            near = (near or set()) | _paths_of(actions) | set(found.problems)
             work = [x for x in actions if not isinstance(x, a.Record)]
             with transfer_bar(work, in_scope.local) as on_bytes:
                 outcome = self.executor(self._scanned(in_scope.local, found.hashed), on_bytes).run(actions)

@@ -117,6 +117,8 @@ def watch_folder(sync: Synchronizer, trigger: Trigger, watch: Watch) -> tuple[An
         def on_any_event(self, event: FileSystemEvent) -> None:
             if event.event_type in READS or ".driftbox-part-" in str(event.src_path):
                 return
+            if event.is_directory and event.event_type == "modified":
+                return  # what changed in it has events of its own; a folder's own stat is not synced
             named = (os.fsdecode(p) for p in (event.src_path, event.dest_path) if p)
             trigger.fire(*(path for path in (driftbox_path(root, p) for p in named) if path is not None))
 

@@ -14,27 +14,31 @@ uploaded (a restart never sends them again), each path's problem, for ``status``
 paths held because their latest entry could not be used (``core.journal``), saved with the cursor,
 and the remote keys moved on since a pass last settled everything (``remote_changed``). A pass
 reads parts of the trees only: a folder's rows, a set of keys, the keys below one (``core.scope``).
+A folder's synced rows and stat cache come from indexes on the folder a key is in (``PARENT``):
+one folder costs its own entries, not everything below it.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from driftbox.adapters.index_schema import (
     _DIFFERS,
+    PARENT,
     IndexUnusable,
     _configure,
 )
 from driftbox.core.journal import RemoteFile, Unusable
-from driftbox.core.model import Item
+from driftbox.core.model import FOLDER, Item
 
 
 @dataclass(frozen=True)
@@ -100,34 +104,46 @@ def _below(path_key: str) -> tuple[str, str]:
     return folder + "/", folder + "0"  # "0" follows "/"
 
 
-def _children(path_key: str) -> tuple[str, str, int]:
-    """Bounds of the keys below ``path_key``, and where a child's name starts in them (1-based)."""
-    low, high = _below(path_key)
-    return low, high, len(low) + 1
+def _parent_of_children(folder_key: str) -> str:
+    """What ``PARENT`` is for the keys directly in the folder at ``folder_key``."""
+    return folder_key.rstrip("/") + "/"
 
 
-_CHILD = "path_key >= ? AND path_key < ? AND instr(substr(path_key, ?), '/') = 0"
 _SYNCED_CHILDREN = (
-    "SELECT path_key, path, kind, local_size_bytes, local_mtime_ns, inode, executable FROM synced"  # noqa: S608
-    f" WHERE folder_id = ? AND {_CHILD}"
+    "SELECT path_key, path, kind, local_size_bytes, local_mtime_ns, inode, executable"  # noqa: S608
+    f" FROM synced INDEXED BY synced_children WHERE folder_id = ? AND {PARENT} = ?"
 )
 _STAT_CHILDREN = (
-    "SELECT path_key, size_bytes, mtime_ns, inode, content_hash, chunks FROM stat_cache"  # noqa: S608
-    f" WHERE folder_id = ? AND {_CHILD}"
+    "SELECT path_key, size_bytes, mtime_ns, inode, content_hash, chunks"  # noqa: S608
+    f" FROM stat_cache INDEXED BY stat_children WHERE folder_id = ? AND {PARENT} = ?"
 )
 _IN_CHUNK = 500  # keys per IN (...) query: SQLite allows 32,766 variables, but short is quick
 
 
-@dataclass(frozen=True)
-class Known:
+class Known(NamedTuple):
     """What the scan compares a disk entry with: its synced item, as the disk held it."""
 
     path_key: str
     path: str
     kind: str
-    stat: LocalStat | None  # files, when recorded
-    inode: int | None
-    executable: bool
+    signature: tuple[object, ...] | None  # ``disk_signature`` of the entry as synced; None: unknown
+
+
+def disk_signature(info: os.stat_result) -> tuple[object, ...] | None:
+    """What a ``stat`` says of an entry that a synced one must match to be unchanged: a folder's
+    inode; a file's size, mtime_ns, inode and owner-execute bit; nothing of anything else."""
+    if stat.S_ISDIR(info.st_mode):
+        return (FOLDER, info.st_ino)
+    if stat.S_ISREG(info.st_mode):
+        return (info.st_size, info.st_mtime_ns, info.st_ino, bool(info.st_mode & stat.S_IXUSR))
+    return None
+
+
+def _known(key: str, path: str, kind: str, size: Any, mtime: Any, inode: Any, executable: Any) -> Known:
+    if inode is None or (kind != FOLDER and mtime is None):
+        return Known(key, path, kind, None)
+    signature = (FOLDER, inode) if kind == FOLDER else (size, mtime, inode, bool(executable))
+    return Known(key, path, kind, signature)
 
 
 def _items(rows: Iterable[Any]) -> dict[str, Item]:
@@ -310,17 +326,13 @@ class Index:
 
     def synced_children(self, folder_key: str) -> dict[str, Known]:
         """The synced items directly in the folder at ``folder_key`` ("/": the root), by name on disk."""
-        sql = _SYNCED_CHILDREN
-        known: dict[str, Known] = {}
-        for key, path, kind, size, mtime, inode, executable in self._rows(sql, *_children(folder_key)):
-            stat = LocalStat(size, mtime, inode) if mtime is not None and inode is not None else None
-            known[path.rsplit("/", 1)[1]] = Known(key, path, kind, stat, inode, bool(executable))
-        return known
+        rows = self._rows(_SYNCED_CHILDREN, _parent_of_children(folder_key))
+        return {row[1].rsplit("/", 1)[1]: _known(*row) for row in rows}
 
     def stat_children(self, folder_key: str) -> dict[str, CachedHash]:
         """The stat cache of the files directly in the folder at ``folder_key``, by path key."""
         sql = _STAT_CHILDREN
-        rows = self._rows(sql, *_children(folder_key))
+        rows = self._rows(sql, _parent_of_children(folder_key))
         return {r[0]: CachedHash(LocalStat(r[1], r[2], r[3]), r[4], _chunks(r[5])) for r in rows}
 
     def remote_changed_keys(self) -> set[str]:

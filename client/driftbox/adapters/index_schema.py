@@ -24,6 +24,11 @@ _DIFFERS = (
     + ")"
 )
 
+# The key of the folder a key is in, with its trailing slash ("/a/b" -> "/a/", "/a" -> "/"): what
+# rtrim leaves when told to strip every character of the key but "/". Queries of a folder's
+# children name this same expression, so that SQLite answers them from the indexes on it.
+PARENT = "rtrim(path_key, replace(path_key, '/', ''))"
+
 # Migration n (1-based) takes an index from user_version n - 1 to n. Append new ones; never edit.
 MIGRATIONS: list[list[str]] = [
     [
@@ -66,6 +71,13 @@ MIGRATIONS: list[list[str]] = [
                 WHERE s.path_key IS NULL OR {_DIFFERS}
             UNION SELECT s.folder_id, s.path_key FROM synced s WHERE NOT EXISTS
                 (SELECT 1 FROM remote r WHERE r.folder_id = s.folder_id AND r.path_key = s.path_key)""",  # noqa: S608
+    ],
+    [  # a folder's children at the cost of that folder, not of everything below it: the scan reads
+        # each folder's synced rows (from this index alone, which holds all it compares) and the
+        # stat cache of a folder holding a changed file
+        """CREATE INDEX synced_children ON synced (folder_id, rtrim(path_key, replace(path_key, '/', '')),
+            path, kind, local_size_bytes, local_mtime_ns, inode, executable)""",
+        "CREATE INDEX stat_children ON stat_cache (folder_id, rtrim(path_key, replace(path_key, '/', '')))",
     ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -19,6 +19,7 @@ twin goes aside whole), and ``set_twins_apart`` renames them so that the next sc
 
 from __future__ import annotations
 
+import operator
 import os
 import stat
 from collections.abc import Callable, Iterator, Mapping
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from driftbox.adapters.fs import FileChangedWhileReading, local_path
-from driftbox.adapters.index import CachedHash, Known, LocalStat
+from driftbox.adapters.index import CachedHash, Known, LocalStat, disk_signature
 from driftbox.adapters.transfer import PART_PREFIX
 from driftbox.core import paths, twins
 from driftbox.core.model import FILE, FOLDER, Item, Kind, Tree
@@ -114,6 +115,9 @@ def scan_changes(
     return result
 
 
+_name = operator.attrgetter("name")
+
+
 @dataclass
 class _Walk:
     known: KnownChildren
@@ -126,7 +130,7 @@ class _Walk:
 
     def folder(self, folder: Path, prefix: str, folder_key: str, *, known: bool) -> None:
         try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            entries = sorted(os.scandir(folder), key=_name)
         except OSError as exc:
             self.result.problems[prefix or "/"] = f"cannot read this folder: {exc.strerror}"
             return
@@ -211,13 +215,7 @@ def _unchanged(entry: os.DirEntry[str], synced: Known) -> bool:
         info = entry.stat(follow_symlinks=False)
     except OSError:
         return False  # the slow way reports it
-    if synced.kind == FOLDER:
-        return stat.S_ISDIR(info.st_mode) and info.st_ino == synced.inode
-    return (
-        stat.S_ISREG(info.st_mode)
-        and synced.stat == LocalStat(info.st_size, info.st_mtime_ns, info.st_ino)
-        and synced.executable == bool(info.st_mode & stat.S_IXUSR)
-    )
+    return synced.signature is not None and disk_signature(info) == synced.signature
 
 
 def _kind(entry: os.DirEntry[str]) -> Kind:

@@ -23,6 +23,8 @@ by another device would only make every device confirm one person's deletes agai
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from driftbox.core import paths
 from driftbox.core.identity import unmatched_files
 from driftbox.core.model import Tree
@@ -34,25 +36,32 @@ NEARLY_ALL_MIN_ITEMS = 50
 
 
 def check_safe(
-    synced: Tree, local: Tree, *, total: int | None = None, local_empty: bool | None = None
+    synced: Tree,
+    local: Tree,
+    *,
+    total: int | Callable[[], int] | None = None,
+    local_empty: bool | None = None,
 ) -> str | None:
     """Why planning now could delete (nearly) everything on the server, or None if it is safe.
 
     Over a scope of the trees (``core.scope``): ``total``, how many items the whole synced tree
-    holds, and ``local_empty``, whether the whole folder holds nothing; what is out of scope is
-    unchanged, so nothing of it is gone."""
-    total = len(synced) if total is None else total
-    if not total:
+    holds (or how to count them: asked only when something is gone), and ``local_empty``, whether
+    the whole folder holds nothing; what is out of scope is unchanged, so nothing of it is gone."""
+    empty = (not local) if local_empty is None else local_empty
+    gone = 0 if empty else _gone(synced, local)
+    if not empty and not gone:
+        return None
+    count = len(synced) if total is None else total() if callable(total) else total
+    if not count:
         return None  # no base: the planner deletes nothing, it merges and keeps both
-    if (not local) if local_empty is None else local_empty:
+    if empty:
         return (
-            f"the linked folder holds nothing, but {total} items were in sync: it looks unmounted, "
+            f"the linked folder holds nothing, but {count} items were in sync: it looks unmounted, "
             "moved or reset, not emptied on purpose; nothing was deleted on the server"
         )
-    gone = _gone(synced, local)
-    if total >= NEARLY_ALL_MIN_ITEMS and gone >= NEARLY_ALL_FRACTION * total:
+    if count >= NEARLY_ALL_MIN_ITEMS and gone >= NEARLY_ALL_FRACTION * count:
         return (
-            f"{gone} of the {total} items in sync are gone from the linked folder: refusing to delete "
+            f"{gone} of the {count} items in sync are gone from the linked folder: refusing to delete "
             "them on the server; check the linked folder, then sync again"
         )
     return None

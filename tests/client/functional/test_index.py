@@ -295,6 +295,8 @@ def test_an_index_from_before_the_changed_keys_starts_with_every_key_where_the_t
             tx.put_remote("/new.txt", Item("/new.txt", FILE, "e" * 64, 1, 1, "o4"))
     raw = sqlite3.connect(db_path)  # back to schema 3, as an older driftbox left it
     raw.execute("DROP TABLE remote_changed")
+    raw.execute("DROP INDEX synced_children")
+    raw.execute("DROP INDEX stat_children")
     raw.execute("PRAGMA user_version = 3")
     raw.commit()
     raw.close()
@@ -305,3 +307,31 @@ def test_an_index_from_before_the_changed_keys_starts_with_every_key_where_the_t
         with upgraded.transaction() as tx:
             tx.clear_remote_changed()
         assert upgraded.remote_changed_keys() == set()
+
+
+def test_a_folders_children_are_what_is_directly_in_it_whatever_sorts_between_them(index: Index) -> None:
+    """The scan reads one folder's synced rows and stat cache at a time, from indexes on the folder
+    a key is in: neither a deeper key, nor one sorting beside the folder's (``/a-b``, ``/a0``, ``/a.``),
+    nor one of another folder spelled alike, is among its children."""
+    folders = ["/a", "/a/b", "/a/b/c", "/ab"]
+    files = ["/a-b", "/a0", "/a.", "/a/x", "/a/b/y", "/a/b/c/z", "/ab/w", "/a/é", "/top"]
+    with index.transaction() as tx:
+        for path in folders:
+            tx.put_synced(path, Item(path, FOLDER, "", 0, 1, f"o{path}", 5))
+        for n, path in enumerate(files):
+            tx.put_synced(path, file_item(path, n), LocalStat(1000 + n, 7, 50 + n))
+        tx.put_stats({path: CachedHash(LocalStat(1, 2, 3), digest(path), (digest(path),)) for path in files})
+    expected = {
+        "/": {"a", "a-b", "a0", "a.", "ab", "top"},
+        "/a": {"b", "x", "é"},
+        "/a/b": {"c", "y"},
+        "/a/b/c": {"z"},
+        "/ab": {"w"},
+        "/top": set(),
+    }
+    for folder, names in expected.items():
+        assert set(index.synced_children(folder)) == names, folder
+        keys = {f"{folder.rstrip('/')}/{name}" for name in names}
+        assert set(index.stat_children(folder)) == keys & set(files), folder
+    assert index.synced_children("/a")["x"].signature == (1003, 7, 53, False)  # size, mtime, inode, +x
+    assert index.synced_children("/")["a"].signature == (FOLDER, 5)

@@ -45,6 +45,14 @@ def test_reading_files_wakes_no_pass_writing_one_does(asked: str, tmp_path: Path
         assert trigger.wait(settle_s + 5)
         near, lost = trigger.take()
         assert {"/notes.txt", "/trip/Notes.txt"} <= near  # a move names both ends
+        time.sleep(settle_s)
+        trigger.take()
+        (tmp_path / "trip" / "more.txt").write_bytes(b"new")
+        assert trigger.wait(settle_s + 5)
+        time.sleep(settle_s)
+        near, lost = trigger.take()
+        # The file, not its folder too: scanning the folder a folder is in costs that whole folder.
+        assert "/trip/more.txt" in near and "/trip" not in near, near
     finally:
         observer.stop()
         observer.join(5)
