@@ -6,7 +6,9 @@ the synced tree (one ``stat`` per entry; only the folders events named, when a r
 so: ``near``; a twin, a second name with the key of another, is renamed aside and the folder
 scanned again: ``core/twins.py``), plan over the scope of what changed on either side
 (``core/scope.py``), refusing if the folder looks emptied rather than edited (``check_safe``), and
-execute. It ends when a plan has nothing left to do, or after ``MAX_ROUNDS``.
+execute. It ends when a plan has nothing left to do, or after ``MAX_ROUNDS``. A change of more
+keys than ``PART_KEYS`` (a first upload or download) is planned in parts when nothing synced is
+gone on either side, a bounded part per round (docs/sync-algorithm.md, "A big change goes in parts").
 
 What is never read as "delete everything": a linked folder that is missing or lost its marker (an
 unmounted drive, a folder replaced), a server that no longer knows the cursor (410: the trees are
@@ -53,6 +55,10 @@ from driftbox.status import NotSynced, Pending, Status, reason
 
 MARKER = ".driftbox"  # in the linked folder's root: proves it is the folder that was linked
 MAX_ROUNDS = 6
+# A round plans about this many changed keys at most when the plan can be made in parts (nothing
+# synced gone on either side: a first upload or download); the next rounds plan the rest.
+PART_KEYS = 10_000
+MAX_PART_ROUNDS = 100_000
 RESET_NOTICE = (
     "The server no longer knew this device's place in its journal (restored from a backup?): "
     "this folder and the server were merged, keeping everything, deleting nothing."
@@ -163,6 +169,8 @@ class Synchronizer:
         self.index = index
         self.root = root
         self.namespace_id = namespace_id
+        self.part_keys = PART_KEYS
+        self._in_parts = True
         self.device_name = device_name
         self.pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="transfer")
         self.last_cursor: str | None = index.cursor()  # for the long-poll thread (no SQLite there)
@@ -214,56 +222,83 @@ class Synchronizer:
         kept at the keys the journal names only), or a whole listing (no cursor yet, or the server
         forgot it). Saves nothing."""
         cursor = self.index.cursor()
-        if cursor is not None:
-            try:
-                pages = list(self.api.pages(self.namespace_id, cursor))
-            except errors.CursorReset:
-                pages = []
-            else:
-                named = named_keys(pages) | set(self.index.load_unusable())
-                before, files = self.index.remote_items(named), self.index.remote_files_of(named)
-                tree, unusable = dict(before), self.index.load_unusable()
-                for page in pages:
-                    journal.apply(tree, files, page["entries"], unusable)
-                last = pages[-1]
-                cursor_seq = last.get("cursor_seq")
-                return Fetched(tree, files, last["cursor"], cursor_seq, before, unusable=unusable)
+        fetched = self._journal_since(cursor) if cursor is not None else None
+        if fetched is not None:
+            return fetched
         fetched = Fetched({}, {}, None, None, None, reset=cursor is not None)
         for page in self.api.pages(self.namespace_id):
             journal.apply(fetched.tree, fetched.files, page["entries"], fetched.unusable)
             fetched.cursor, fetched.seq = page["cursor"], page.get("cursor_seq")
         return fetched
 
+    def _journal_since(self, cursor: str) -> Fetched | None:
+        """The saved tree at the keys the journal names since ``cursor``, moved on by it; None when
+        the server no longer knows the cursor."""
+        try:
+            pages = list(self.api.pages(self.namespace_id, cursor))
+        except errors.CursorReset:
+            return None
+        named = named_keys(pages) | set(self.index.load_unusable())
+        before, files = self.index.remote_items(named), self.index.remote_files_of(named)
+        tree, unusable = dict(before), self.index.load_unusable()
+        for page in pages:
+            journal.apply(tree, files, page["entries"], unusable)
+        last = pages[-1]
+        return Fetched(tree, files, last["cursor"], last.get("cursor_seq"), before, unusable=unusable)
+
     def pull(self) -> None:
         """Bring the saved remote tree and cursor up to the server, in one transaction. After a
         reset the synced tree is forgotten too: without a base, both sides merge and nothing is
         deleted."""
-        fetched = self._fetch()
+        cursor = self.index.cursor()
+        fetched = self._journal_since(cursor) if cursor is not None else None
+        if fetched is None:
+            self._pull_listing(reset=cursor is not None)
+            return
+        before = fetched.before or {}
         with self.index.transaction() as tx:
-            if fetched.before is None:
-                tx.clear_remote()
-                if fetched.reset:
-                    tx.clear_synced()
-                    self._notices.append(RESET_NOTICE)
-            before = fetched.before or {}
             for path_key in before.keys() - fetched.tree.keys():
                 tx.delete_remote(path_key)
             tx.put_remote_many(
                 (k, item, fetched.files.get(k)) for k, item in fetched.tree.items() if before.get(k) != item
             )
             tx.mark_remote_changed(fetched.changed())
-            if fetched.before is None:
-                tx.mark_synced_changed()
             tx.replace_unusable(fetched.unusable)
             tx.set_cursor(fetched.cursor, fetched.seq)
 
+    def _pull_listing(self, *, reset: bool) -> None:
+        """The whole remote tree, saved page by page as the listing arrives (no more of it in memory
+        than a page), in one transaction: a listing cut short saves nothing."""
+        unusable: dict[str, journal.Unusable] = {}
+        with self.index.transaction() as tx:
+            tx.clear_remote()
+            if reset:
+                tx.clear_synced()
+                self._notices.append(RESET_NOTICE)
+            for page in self.api.pages(self.namespace_id):
+                tree: dict[str, Item] = {}
+                files: dict[str, journal.RemoteFile] = {}
+                journal.apply(tree, files, page["entries"], unusable)  # a listing names each key once
+                tx.put_remote_many((k, item, files.get(k)) for k, item in tree.items())
+                tx.mark_remote_changed(tree)
+                cursor, seq = page["cursor"], page.get("cursor_seq")
+            tx.mark_synced_changed()
+            tx.replace_unusable(unusable)
+            tx.set_cursor(cursor, seq)
+
     # -- a pass ------------------------------------------------------------------------------------
     def _scan(
-        self, *, save: bool = True, known: bool = True, near: Collection[str] | None = None
+        self,
+        *,
+        save: bool = True,
+        known: bool = True,
+        near: Collection[str] | None = None,
+        budget: int | None = None,
     ) -> scanner.Scan:
         """What changed on disk since the synced tree (``known=False``: every item, as if none were
         synced); ``near``: only in the folders holding these paths (file events named them), the
-        rest taken as unchanged. Saves the stat cache of what it hashed, forgets that of what is gone."""
+        rest taken as unchanged; ``budget``: see ``scanner.scan_changes``. Saves the stat cache of what
+        it hashed, forgets that of what is gone."""
 
         def hasher(path: Path) -> tuple[str, tuple[str, ...]]:
             hashed = fs.hash_file(path)
@@ -293,6 +328,7 @@ class Synchronizer:
                     remote_at=remote_at,
                     within=within,
                     deep=deep,
+                    budget=budget,
                 )
 
             if near is None or not known:
@@ -336,16 +372,27 @@ class Synchronizer:
         held: Mapping[str, journal.Unusable],
         *,
         deletes_confirmed: bool = False,
+        in_parts: bool = False,
     ) -> tuple[list[a.Action], scope.Scope]:
         """The plan for what changed (``core.scope``): the keys the scan found changed, those where
-        the remote tree is not the synced one, and the held ones, with what deciding them needs."""
+        the remote tree is not the synced one, and the held ones, with what deciding them needs.
+
+        ``in_parts`` (a pass, once ``_parts_possible``): a scan that stopped at its budget is planned
+        alone, the remote changes waiting; else at most ``part_keys`` of the remote changes, the
+        first in key order. Later rounds plan the rest."""
         changes = scope.LocalChanges(
             found.tree,
             found.gone,
             found.problems,
             local_empty=found.empty if found.empty is not None else not found.tree and not found.unchanged,
         )
-        in_scope = scope.read_scope(changes, _without_marker_keys(look.remote_changed() | set(held)), look)
+        if in_parts and found.more:
+            remote_changed, whole = set(held), False
+        elif in_parts and self.index.remote_changed_count() > self.part_keys:
+            remote_changed, whole = set(self.index.remote_changed_first(self.part_keys)) | set(held), False
+        else:
+            remote_changed, whole = look.remote_changed() | set(held), True
+        in_scope = scope.read_scope(changes, _without_marker_keys(remote_changed), look, whole_subtrees=whole)
         # Another device's marker never comes here, nor goes there.
         synced = _without_marker(in_scope.synced)
         remote = journal.held_as_synced(_without_marker(in_scope.remote), synced, held)
@@ -378,24 +425,41 @@ class Synchronizer:
             self.last_cursor = self.index.cursor()
 
     def _pass(self, confirm_deletes: bool, near: set[str] | None) -> Report:
-        report, settled = Report(), False
-        for _ in range(MAX_ROUNDS):
+        report, settled, rounds = Report(), False, 0
+        last_part: set[str] = set()
+        if near is not None and len(near) > self.part_keys:
+            near = None  # so many events: a whole scan, which can be planned in parts
+        self._in_parts = True
+        while rounds < MAX_ROUNDS and report.rounds < MAX_PART_ROUNDS:
             report.rounds += 1
             found, actions, in_scope = self.plan_round(confirm_deletes=confirm_deletes, near=near)
-            # The next round looks where this one changed the disk, and at what it could not sync:
-            # the rest of the disk is as this round found it.
-            near = (near or set()) | _paths_of(actions) | set(found.problems)
+            rounds += not in_scope.part
+            if not found.more:
+                # The next round looks where this one changed the disk, and at what it could not
+                # sync: the rest of the disk is as this round found it (too many paths: all of it).
+                named = (near or set()) | _paths_of(actions) | set(found.problems)
+                near = named if len(named) <= self.part_keys else None
             work = [x for x in actions if not isinstance(x, a.Record)]
             with transfer_bar(work, in_scope.local) as on_bytes:
                 outcome = self.executor(self._scanned(in_scope.local, found.hashed), on_bytes).run(actions)
-            if work:  # the synced rows it wrote wait for the server's word: planned until settled
-                with self.index.transaction() as tx:
-                    tx.mark_remote_changed(in_scope.keys)
+            done = not work and not outcome.failed
+            with self.index.transaction() as tx:
+                if work:  # the synced rows it wrote wait for the server's word: planned until settled
+                    # (a part moves and deletes nothing: its actions' keys are all it wrote)
+                    acted = {paths.key(path) for path in _paths_of(work)}
+                    tx.mark_remote_changed(acted if in_scope.part else in_scope.keys)
+                elif done and in_scope.part:  # this part is settled
+                    tx.clear_remote_changed(in_scope.keys)
             report.uploaded += outcome.bytes_up
             report.downloaded += outcome.bytes_down
             report.actions += outcome.done
             report.problems = {**found.problems, **outcome.failed, **self._unusable()}
-            if not work and not outcome.failed:
+            if in_scope.part:
+                if not (done and in_scope.keys) and (outcome.done == 0 or in_scope.keys == last_part):
+                    self._in_parts = False  # a part that moves nothing on: plan the whole from now on
+                last_part = in_scope.keys
+                continue
+            if done:
                 settled = True
                 break
             if outcome.done == 0 and outcome.failed:
@@ -409,10 +473,27 @@ class Synchronizer:
     ) -> tuple[scanner.Scan, list[a.Action], scope.Scope]:
         """A round's first half: pull, scan, plan (saving the pull and the stat cache)."""
         self.pull()
-        found = self._scan(near=near)
+        in_parts = self._in_parts
+        found = self._scan(near=near, budget=self.part_keys if in_parts and near is None else None)
+        in_parts = in_parts and self._parts_possible(found)
+        if found.more and not in_parts:
+            found = self._scan(near=near)
         held = self.index.load_unusable()
-        actions, in_scope = self._plan(found, Look(self.index), held, deletes_confirmed=confirm_deletes)
+        actions, in_scope = self._plan(
+            found, Look(self.index), held, deletes_confirmed=confirm_deletes, in_parts=in_parts
+        )
         return found, actions, in_scope
+
+    def _parts_possible(self, found: scanner.Scan) -> bool:
+        """Whether a plan of part of what changed is part of the whole plan: nothing synced is gone
+        on either side, nor there as the other kind (no delete, no move, no replacement, whose
+        plans read the subtrees and both ends). So a first upload or download, or one resumed."""
+        if found.gone or self.index.remote_disappeared():
+            return False
+        synced = self.index.synced_items(found.tree.keys())
+        if any(synced[k].kind != item.kind for k, item in found.tree.items() if k in synced):
+            return False
+        return not (found.more and scanner.synced_gone(self.root, self.index.synced_children))
 
     def round_executor(self, found: scanner.Scan, in_scope: scope.Scope) -> Executor:
         """The executor for a plan ``plan_round`` made: on the stat cache of the files it saw."""

@@ -339,6 +339,24 @@ class Index:
         """The keys the journal moved on since a pass last settled everything (``mark_remote_changed``)."""
         return {row[0] for row in self._rows("SELECT path_key FROM remote_changed WHERE folder_id = ?")}
 
+    def remote_changed_count(self) -> int:
+        return int(self._rows("SELECT count(*) FROM remote_changed WHERE folder_id = ?")[0][0])
+
+    def remote_changed_first(self, count: int) -> list[str]:
+        """The first ``count`` keys marked changed, in key order (a folder before what it holds)."""
+        sql = "SELECT path_key FROM remote_changed WHERE folder_id = ? ORDER BY path_key LIMIT ?"
+        return [row[0] for row in self._rows(sql, count)]
+
+    def remote_disappeared(self) -> bool:
+        """Whether a key marked changed has a synced item the remote tree no longer holds as that
+        object and kind there: a delete, a move's source, a replacement (whose plan reads more keys)."""
+        sql = """SELECT 1 FROM remote_changed c JOIN synced s
+                ON s.folder_id = c.folder_id AND s.path_key = c.path_key
+            LEFT JOIN remote r ON r.folder_id = c.folder_id AND r.path_key = c.path_key
+            WHERE c.folder_id = ? AND (r.path_key IS NULL OR r.object_id IS NOT s.object_id
+                OR r.kind IS NOT s.kind) LIMIT 1"""
+        return bool(self._rows(sql))
+
     def remote_differing_keys(self) -> set[str]:
         """The keys where the remote tree is not the synced one, by a join of the whole trees
         (``core.scope.remote_differs`` in SQL): ``remote_changed_keys`` must hold all of them."""
@@ -447,9 +465,14 @@ class Transaction:
             "INSERT OR IGNORE INTO remote_changed SELECT folder_id, path_key FROM synced WHERE folder_id = ?"
         )
 
-    def clear_remote_changed(self) -> None:
-        """A pass ended with nothing left to do: every key it had to settle is settled."""
-        self._run("DELETE FROM remote_changed WHERE folder_id = ?")
+    def clear_remote_changed(self, path_keys: Iterable[str] | None = None) -> None:
+        """A pass ended with nothing left to do: every key it had to settle is settled (or those
+        of ``path_keys``: a round planned them and found nothing to do)."""
+        if path_keys is None:
+            self._run("DELETE FROM remote_changed WHERE folder_id = ?")
+            return
+        rows = ((self._folder_id, path_key) for path_key in path_keys)
+        self._db.executemany("DELETE FROM remote_changed WHERE folder_id = ? AND path_key = ?", rows)
 
     def replace_unusable(self, unusable: Mapping[str, Unusable]) -> None:
         self._run("DELETE FROM remote_unusable WHERE folder_id = ?")

@@ -50,6 +50,7 @@ class Scan:
     gone: set[str] = field(default_factory=set)  # synced keys no longer on disk (``scan_changes``)
     unchanged: int = 0  # entries found as synced (``scan_changes``): not in ``tree``
     empty: bool | None = None  # whether the folder holds nothing, when a scan of a part says
+    more: bool = False  # the walk stopped at its budget: folders it did not list may hold changes
 
 
 def merged(scans: list[Scan]) -> Scan:
@@ -64,6 +65,7 @@ def merged(scans: list[Scan]) -> Scan:
         whole.twins += part.twins
         whole.gone |= part.gone
         whole.unchanged += part.unchanged
+        whole.more |= part.more
     return whole
 
 
@@ -94,6 +96,7 @@ def scan_changes(
     remote_at: ItemAt,
     within: str = paths.ROOT,
     deep: bool = True,
+    budget: int | None = None,
 ) -> Scan:
     """What differs on disk from the synced tree, by one ``stat`` per entry.
 
@@ -102,9 +105,11 @@ def scan_changes(
     one is scanned as ``scan`` does (named, hashed if its stat is not in the stat cache, twins told
     apart) into ``tree``; each synced key no longer there goes in ``gone``. ``within``: the key of a
     synced folder to scan alone (one that file events named), the rest taken as unchanged; not
-    ``deep``: nor is what is below its unchanged folders looked at (their own events name it)."""
+    ``deep``: nor is what is below its unchanged folders looked at (their own events name it).
+    ``budget``: once this many changed items are found, no further folder is listed (``more``);
+    each folder listed is whole, so what was found is all there is in those folders."""
     result = Scan()
-    walk = _Walk(known, cached, hasher, synced_at, remote_at, result, deep)
+    walk = _Walk(known, cached, hasher, synced_at, remote_at, result, deep, budget)
     if within == paths.ROOT:
         walk.folder(root, "", paths.ROOT, known=True)
         return result
@@ -127,8 +132,12 @@ class _Walk:
     remote_at: ItemAt
     result: Scan
     deep: bool = True  # walk into unchanged folders too
+    budget: int | None = None  # changed items after which no further folder is listed
 
     def folder(self, folder: Path, prefix: str, folder_key: str, *, known: bool) -> None:
+        if self.budget is not None and len(self.result.tree) >= self.budget:
+            self.result.more = True
+            return
         try:
             entries = sorted(os.scandir(folder), key=_name)
         except OSError as exc:
@@ -207,6 +216,29 @@ class _Lazy:
         if self._value is None:
             self._value = self._read()
         return self._value
+
+
+def synced_gone(root: Path, known: KnownChildren) -> bool:
+    """Whether an item of the synced tree is missing from the disk, or is there as the other kind
+    (by names alone, no ``stat``): whether a plan could hold a delete or a move, whose two ends
+    must be planned together. Any doubt (a folder it cannot read, another spelling) says yes."""
+    folders = [(root, paths.ROOT)]
+    while folders:
+        folder, folder_key = folders.pop()
+        synced_here = known(folder_key)
+        if not synced_here:
+            continue
+        try:
+            with os.scandir(folder) as entries:
+                is_folder = {entry.name: entry.is_dir(follow_symlinks=False) for entry in entries}
+        except OSError:
+            return True
+        for name, synced in synced_here.items():
+            if name not in is_folder or is_folder[name] != (synced.kind == FOLDER):
+                return True
+            if synced.kind == FOLDER:
+                folders.append((folder / name, synced.path_key))
+    return False
 
 
 def _unchanged(entry: os.DirEntry[str], synced: Known) -> bool:

@@ -73,6 +73,7 @@ class Scope:
     synced: dict[str, Item]
     local: dict[str, Item]
     remote: dict[str, Item]
+    part: bool = False  # only part of what changed (``read_scope``'s ``whole_subtrees=False``)
 
     def taken(self, outside: Outside) -> TakenAnywhere:
         return TakenAnywhere(self.keys, outside)
@@ -125,12 +126,17 @@ def _in_a_folder(parent: str, local: Tree) -> bool:
     return parent == paths.ROOT or (parent in local and local[parent].kind == FOLDER)
 
 
-def scope(changed: Iterable[str], outside: Outside) -> set[str]:
+def scope(changed: Iterable[str], outside: Outside, *, whole_subtrees: bool = True) -> set[str]:
     """The changed keys, every key below each, and every ancestor of all of them. Below a changed
-    key whose ancestor changed too, the ancestor's subtree already holds all there is."""
+    key whose ancestor changed too, the ancestor's subtree already holds all there is.
+
+    Not ``whole_subtrees``: the changed keys and their ancestors only. That plan is part of the
+    whole one only when nothing synced is gone on either side (no delete, no move, no replacement:
+    ``Synchronizer`` checks), so that every key below a changed one is either unchanged, and plans
+    to nothing, or changed itself, and planned in its own part."""
     changed = set(changed)
     keys: set[str] = set(changed)
-    for path_key in changed:
+    for path_key in changed if whole_subtrees else ():
         if not any(ancestor in changed for ancestor in paths.ancestors(path_key)):
             keys.update(outside.keys_below(path_key))
     for path_key in list(keys):
@@ -138,12 +144,14 @@ def scope(changed: Iterable[str], outside: Outside) -> set[str]:
     return keys
 
 
-def read_scope(changes: LocalChanges, remote_changed: Iterable[str], outside: Outside) -> Scope:
+def read_scope(
+    changes: LocalChanges, remote_changed: Iterable[str], outside: Outside, *, whole_subtrees: bool = True
+) -> Scope:
     """The scope of ``changes`` and ``remote_changed``, with its three trees read."""
-    keys = scope(changes.keys() | set(remote_changed), outside)
+    keys = scope(changes.keys() | set(remote_changed), outside, whole_subtrees=whole_subtrees)
     synced = outside.synced_items(keys)
     remote = outside.remote_items(keys)
-    return Scope(keys, synced, _local_tree(keys, synced, changes), remote)
+    return Scope(keys, synced, _local_tree(keys, synced, changes), remote, part=not whole_subtrees)
 
 
 def _local_tree(keys: set[str], synced: Mapping[str, Item], changes: LocalChanges) -> dict[str, Item]:
