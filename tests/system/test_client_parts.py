@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from driftbox.core import scope
+
 from infra.local.child import LocalStack
 from tests.system.devices import Device, files, in_process, new_user
 
