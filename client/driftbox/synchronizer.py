@@ -439,6 +439,7 @@ class Synchronizer:
                 # sync: the rest of the disk is as this round found it (too many paths: all of it).
                 named = (near or set()) | _paths_of(actions) | set(found.problems)
                 near = named if len(named) <= self.part_keys else None
+            self._refresh_stats(found, in_scope)
             work = [x for x in actions if not isinstance(x, a.Record)]
             with transfer_bar(work, in_scope.local) as on_bytes:
                 outcome = self.executor(self._scanned(in_scope.local, found.hashed), on_bytes).run(actions)
@@ -455,7 +456,7 @@ class Synchronizer:
             report.actions += outcome.done
             report.problems = {**found.problems, **outcome.failed, **self._unusable()}
             if in_scope.part:
-                if not (done and in_scope.keys) and (outcome.done == 0 or in_scope.keys == last_part):
+                if outcome.done == 0 and (not done or in_scope.keys == last_part):
                     self._in_parts = False  # a part that moves nothing on: plan the whole from now on
                 last_part = in_scope.keys
                 continue
@@ -468,14 +469,28 @@ class Synchronizer:
         report.notices, self._notices = self._notices, []
         return report
 
+    def _refresh_stats(self, found: scanner.Scan, in_scope: scope.Scope) -> None:
+        """Record the new stat of each file the scan found with its synced bytes and inode (a touch,
+        a stat never recorded): it plans to nothing, and would be found changed again every pass."""
+        fresh = {
+            path_key: found.hashed[path_key].stat
+            for path_key, item in found.tree.items()
+            if path_key in found.hashed
+            and path_key in in_scope.synced
+            and scope.as_local(in_scope.synced[path_key]) == item
+        }
+        if fresh:
+            with self.index.transaction() as tx:
+                tx.refresh_synced_stats(fresh)
+
     def plan_round(
         self, *, confirm_deletes: bool = False, near: Collection[str] | None = None
     ) -> tuple[scanner.Scan, list[a.Action], scope.Scope]:
         """A round's first half: pull, scan, plan (saving the pull and the stat cache)."""
         self.pull()
-        in_parts = self._in_parts
-        found = self._scan(near=near, budget=self.part_keys if in_parts and near is None else None)
-        in_parts = in_parts and self._parts_possible(found)
+        found = self._scan(near=near, budget=self.part_keys if self._in_parts and near is None else None)
+        big = found.more or self.index.remote_changed_count() > self.part_keys
+        in_parts = self._in_parts and big and self._parts_possible(found)
         if found.more and not in_parts:
             found = self._scan(near=near)
         held = self.index.load_unusable()
@@ -485,15 +500,18 @@ class Synchronizer:
         return found, actions, in_scope
 
     def _parts_possible(self, found: scanner.Scan) -> bool:
-        """Whether a plan of part of what changed is part of the whole plan: nothing synced is gone
-        on either side, nor there as the other kind (no delete, no move, no replacement, whose
-        plans read the subtrees and both ends). So a first upload or download, or one resumed."""
+        """Whether a plan of part of what changed is part of the whole plan: every synced item is on
+        disk as it was (its key, kind and inode) and in the remote tree (its object and kind), so
+        that there is no delete, no move, no replacement, whose plans read the subtrees and both
+        ends. So a first upload or download, or one resumed."""
         if found.gone or self.index.remote_disappeared():
             return False
         synced = self.index.synced_items(found.tree.keys())
-        if any(synced[k].kind != item.kind for k, item in found.tree.items() if k in synced):
-            return False
-        return not (found.more and scanner.synced_gone(self.root, self.index.synced_children))
+        for path_key, item in found.tree.items():
+            was = synced.get(path_key)
+            if was is not None and (was.kind, was.inode) != (item.kind, item.inode):
+                return False
+        return not (found.more and scanner.synced_moved(self.root, self.index.synced_children))
 
     def round_executor(self, found: scanner.Scan, in_scope: scope.Scope) -> Executor:
         """The executor for a plan ``plan_round`` made: on the stat cache of the files it saw."""

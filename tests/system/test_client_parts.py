@@ -60,6 +60,14 @@ def _fill(root: Path) -> None:
     _write(root, "top.txt", b"top")
 
 
+def _bounded(scopes: list[scope.Scope], items: int) -> None:
+    """Parts, each the budget and at most one folder's entries and the ancestors past it, then the
+    rounds that settle the last of it whole (what the parts left marked, with what is below)."""
+    parts = [len(s.keys) for s in scopes if s.part]
+    assert len(parts) >= items // (2 * PART_KEYS) and max(parts) <= 2 * PART_KEYS + 6, parts
+    assert all(s.part for s in scopes[: len(parts)]) and len(scopes) - len(parts) <= 2
+
+
 def test_a_first_upload_and_a_first_download_go_in_bounded_parts(
     stack: LocalStack, tmp_path: Path, scopes: list[scope.Scope]
 ) -> None:
@@ -69,15 +77,11 @@ def test_a_first_upload_and_a_first_download_go_in_bounded_parts(
     _write(phone.folder, "docs/1.txt", b"the phone's own")  # not the same: both kept
     items = 4 * 6 + 6 + 1 + 1 + 2  # files, their folders and deep/…, top.txt, photos/
     _sync_in_parts(laptop)
-    parts = [s for s in scopes if s.part]
-    assert len(parts) >= items // (2 * PART_KEYS)
-    # A part is the budget, and at most one folder's entries and the ancestors past it.
-    assert max(len(s.keys) for s in scopes) <= 2 * PART_KEYS + 6, [len(s.keys) for s in scopes]
+    _bounded(scopes, items)
 
     scopes.clear()
     _sync_in_parts(phone)
-    assert sum(s.part for s in scopes) >= items // (2 * PART_KEYS)
-    assert max(len(s.keys) for s in scopes) <= 2 * PART_KEYS + 6, [len(s.keys) for s in scopes]
+    _bounded(scopes, items)
     laptop.sync()
     got = files(phone)
     assert got == files(laptop)

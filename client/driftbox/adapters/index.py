@@ -126,6 +126,7 @@ class Known(NamedTuple):
     path_key: str
     path: str
     kind: str
+    inode: int | None
     signature: tuple[object, ...] | None  # ``disk_signature`` of the entry as synced; None: unknown
 
 
@@ -141,9 +142,9 @@ def disk_signature(info: os.stat_result) -> tuple[object, ...] | None:
 
 def _known(key: str, path: str, kind: str, size: Any, mtime: Any, inode: Any, executable: Any) -> Known:
     if inode is None or (kind != FOLDER and mtime is None):
-        return Known(key, path, kind, None)
+        return Known(key, path, kind, inode, None)
     signature = (FOLDER, inode) if kind == FOLDER else (size, mtime, inode, bool(executable))
-    return Known(key, path, kind, signature)
+    return Known(key, path, kind, inode, signature)
 
 
 def _items(rows: Iterable[Any]) -> dict[str, Item]:
@@ -348,12 +349,12 @@ class Index:
         return [row[0] for row in self._rows(sql, count)]
 
     def remote_disappeared(self) -> bool:
-        """Whether a key marked changed has a synced item the remote tree no longer holds as that
-        object and kind there: a delete, a move's source, a replacement (whose plan reads more keys)."""
-        sql = """SELECT 1 FROM remote_changed c JOIN synced s
-                ON s.folder_id = c.folder_id AND s.path_key = c.path_key
-            LEFT JOIN remote r ON r.folder_id = c.folder_id AND r.path_key = c.path_key
-            WHERE c.folder_id = ? AND (r.path_key IS NULL OR r.object_id IS NOT s.object_id
+        """Whether a synced item is not in the remote tree as that object and kind at its key: a
+        delete, a move's source, a replacement (whose plans read more keys). Marked or not: a key
+        can differ unmarked below one that is (a pass cut short marks nothing)."""
+        sql = """SELECT 1 FROM synced s LEFT JOIN remote r
+                ON r.folder_id = s.folder_id AND r.path_key = s.path_key
+            WHERE s.folder_id = ? AND (r.path_key IS NULL OR r.object_id IS NOT s.object_id
                 OR r.kind IS NOT s.kind) LIMIT 1"""
         return bool(self._rows(sql))
 
@@ -485,6 +486,15 @@ class Transaction:
         self._db.executemany(
             "INSERT OR REPLACE INTO stat_cache VALUES (?, ?, ?, ?, ?, ?, ?)",
             (_cached(self._folder_id, key, cached) for key, cached in entries.items()),
+        )
+
+    def refresh_synced_stats(self, stats: Mapping[str, LocalStat]) -> None:
+        """The stat a synced file has on disk now, its bytes and inode unchanged (touched, or never
+        recorded): the next scan finds it unchanged instead of looking at it again every pass."""
+        self._db.executemany(
+            "UPDATE synced SET local_size_bytes = ?, local_mtime_ns = ?"
+            " WHERE folder_id = ? AND path_key = ? AND kind = 'file' AND inode = ?",
+            ((st.size_bytes, st.mtime_ns, self._folder_id, key, st.inode) for key, st in stats.items()),
         )
 
     def replace_stat_cache(self, entries: Mapping[str, CachedHash]) -> None:

@@ -218,10 +218,12 @@ class _Lazy:
         return self._value
 
 
-def synced_gone(root: Path, known: KnownChildren) -> bool:
-    """Whether an item of the synced tree is missing from the disk, or is there as the other kind
-    (by names alone, no ``stat``): whether a plan could hold a delete or a move, whose two ends
-    must be planned together. Any doubt (a folder it cannot read, another spelling) says yes."""
+def synced_moved(root: Path, known: KnownChildren) -> bool:
+    """Whether an item of the synced tree is not on disk as it was: missing, of the other kind, or
+    another inode (from the folder listing: no ``stat``). Whether a plan could hold a delete or a
+    move (an inode of the synced tree elsewhere: its synced key holds another now, or nothing),
+    whose two ends must be planned together. Any doubt (a folder it cannot read, another
+    spelling) says yes."""
     folders = [(root, paths.ROOT)]
     while folders:
         folder, folder_key = folders.pop()
@@ -230,11 +232,11 @@ def synced_gone(root: Path, known: KnownChildren) -> bool:
             continue
         try:
             with os.scandir(folder) as entries:
-                is_folder = {entry.name: entry.is_dir(follow_symlinks=False) for entry in entries}
+                found = {e.name: (e.is_dir(follow_symlinks=False), e.inode()) for e in entries}
         except OSError:
             return True
         for name, synced in synced_here.items():
-            if name not in is_folder or is_folder[name] != (synced.kind == FOLDER):
+            if found.get(name) != (synced.kind == FOLDER, synced.inode):
                 return True
             if synced.kind == FOLDER:
                 folders.append((folder / name, synced.path_key))

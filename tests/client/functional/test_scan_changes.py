@@ -127,6 +127,14 @@ def test_the_scan_of_changes_reports_what_the_rule_says_of_the_whole_tree(
         )
         whole = scanner.scan(root, {}, _hasher, synced=synced)
         expected = scope.local_changes(synced, whole.tree)
+        # Whether a plan of this change could go in parts: every synced item where it was, by key,
+        # kind and inode (read from the listing alone; another spelling counts as moved too).
+        moved = any(
+            k not in whole.tree or (whole.tree[k].kind, whole.tree[k].inode) != (s.kind, s.inode)
+            for k, s in synced.items()
+        )
+        spelled = change == "rename a folder by case"
+        assert scanner.synced_moved(root, index.synced_children) == (moved or spelled)
 
     # Each item found is as the whole scan saw it; beyond the rule's, only items with a new stat
     # and the same content (a touch), which plan to nothing.
@@ -141,3 +149,31 @@ def test_the_scan_of_changes_reports_what_the_rule_says_of_the_whole_tree(
         assert not found.tree and found.unchanged == len(synced) and found.hashed_count == 0
     if change == "touch":  # a new mtime is a change to look at; the same bytes plan to nothing
         assert found.tree["/top.txt"].content_hash == synced["/top.txt"].content_hash
+
+
+def test_a_scan_with_a_budget_lists_no_folder_past_it_and_says_so(tmp_path: Path) -> None:
+    """A first upload planned in parts: the scan stops listing folders once it found its budget of
+    changed items; each folder it listed is whole."""
+    root = tmp_path / "folder"
+    for folder in ("a", "b", "c"):
+        for i in range(4):
+            _write(root, f"{folder}/{i}.txt", f"{folder}{i}".encode())
+    with Index.open(tmp_path / "index.db", root, "ns") as index:
+
+        def scan(budget: int | None) -> scanner.Scan:
+            return scanner.scan_changes(
+                root,
+                index.synced_children,
+                index.stat_children,
+                _hasher,
+                synced_at=lambda key: None,
+                remote_at=lambda key: None,
+                budget=budget,
+            )
+
+        part, whole = scan(6), scan(None)
+    assert part.more and not whole.more and len(whole.tree) == 15
+    assert {"/a", "/b", "/c"} <= part.tree.keys()  # the root is listed whole
+    listed = {paths_key.split("/")[1] for paths_key in part.tree if paths_key.count("/") == 2}
+    assert listed == {"a"}  # /a, its 4 files and /b found when /b is to be listed: its budget
+    assert all(k in part.tree for k in whole.tree if k.split("/")[1] in listed)

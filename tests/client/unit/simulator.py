@@ -389,7 +389,57 @@ class World:
         )
         whole = plan(synced, local, remote, device=DEVICE, today=self.today)
         assert actions == whole, f"planned over the changes: {actions}\nover everything: {whole}"
+        self._check_parts(synced, local, remote, changed, whole)
         return actions, in_scope.keys
+
+    def _check_parts(
+        self,
+        synced: Mapping[str, Item],
+        local: Mapping[str, Item],
+        remote: Mapping[str, Item],
+        changed: set[str],
+        whole: list[Action],
+    ) -> None:
+        """When nothing synced is gone on either side, a pass may plan a part of what changed, the
+        first keys in key order (``Synchronizer``: a scan stopped at its budget, a batch of remote
+        changes): each such part's plan must be part of the whole plan, and the parts all of it."""
+        changes = scope.local_changes(dict(synced), dict(local))
+        disappeared = any(
+            k in synced and (k not in remote or (remote[k].object_id, remote[k].kind) != (synced[k].object_id,
+                                                                                    synced[k].kind))
+            for k in synced
+        )  # fmt: skip
+        assert self.index.remote_disappeared() == disappeared  # the SQL is this rule
+        replaced = any(
+            k in synced and (synced[k].kind, synced[k].inode) != (item.kind, item.inode)
+            for k, item in changes.found.items()
+        )
+        if changes.gone or disappeared or replaced:
+            return
+        keys = sorted(changes.found.keys() | changed)
+        for size in (1, 2, 3):
+            planned: set[Action] = set()
+            for end in range(size, len(keys) + size, size):
+                part = set(keys[:end])  # a prefix: what a part leaves unsettled comes again first
+                found = {k: v for k, v in changes.found.items() if k in part}
+                in_part = scope.read_scope(
+                    scope.LocalChanges(found, set(), local_empty=changes.local_empty),
+                    part & changed,
+                    self.index,
+                    whole_subtrees=False,
+                )
+                actions = plan(
+                    in_part.synced,
+                    in_part.local,
+                    in_part.remote,
+                    device=DEVICE,
+                    today=self.today,
+                    taken_outside=in_part.taken(self.index),
+                )
+                extra = [x for x in actions if x not in whole]
+                assert not extra, f"a part of {sorted(part)} planned {extra}, not in the whole plan {whole}"
+                planned.update(actions)
+            assert planned >= set(whole), f"the parts left out {[x for x in whole if x not in planned]}"
 
     def sync(
         self,
