@@ -426,7 +426,7 @@ class Synchronizer:
 
     def _pass(self, confirm_deletes: bool, near: set[str] | None) -> Report:
         report, settled, rounds = Report(), False, 0
-        last_part: set[str] = set()
+        marked = self.index.remote_changed_count()
         if near is not None and len(near) > self.part_keys:
             near = None  # so many events: a whole scan, which can be planned in parts
         self._in_parts = True
@@ -456,9 +456,9 @@ class Synchronizer:
             report.actions += outcome.done
             report.problems = {**found.problems, **outcome.failed, **self._unusable()}
             if in_scope.part:
-                if outcome.done == 0 and (not done or in_scope.keys == last_part):
+                marked, before = self.index.remote_changed_count(), marked
+                if outcome.done == 0 and marked >= before:
                     self._in_parts = False  # a part that moves nothing on: plan the whole from now on
-                last_part = in_scope.keys
                 continue
             if done:
                 settled = True
