@@ -1,6 +1,6 @@
 """The server's tree as a pass reads it: what a fetch of the journal (or a whole listing) brought,
-and the index seen through it (``Look``, the ``core.scope.Outside`` a plan reads); ``status``
-plans on it without saving anything."""
+the pull that saves it to the index, and the index seen through it (``Look``, the
+``core.scope.Outside`` a plan reads); ``status`` plans on a fetch without saving anything."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import contextlib
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from driftbox import errors
+from driftbox.adapters.api import Api
 from driftbox.adapters.index import Index
 from driftbox.core import journal, paths
 from driftbox.core.model import Item, Tree
@@ -44,6 +46,79 @@ def named_keys(pages: Iterable[Mapping[str, object]]) -> set[str]:
                         with contextlib.suppress(ValueError):  # a bad path is held by its text
                             named.add(paths.key(value))
     return named
+
+
+def fetch(api: Api, index: Index, namespace_id: str) -> Fetched:
+    """The server's tree now: the saved one moved on by the journal since the cursor (read and kept
+    at the keys the journal names only), or a whole listing (no cursor yet, or the server forgot
+    it). Saves nothing."""
+    cursor = index.cursor()
+    fetched = _journal_since(api, index, namespace_id, cursor) if cursor is not None else None
+    if fetched is not None:
+        return fetched
+    fetched = Fetched({}, {}, None, None, None, reset=cursor is not None)
+    for page in api.pages(namespace_id):
+        journal.apply(fetched.tree, fetched.files, page["entries"], fetched.unusable)
+        fetched.cursor, fetched.seq = page["cursor"], page.get("cursor_seq")
+    return fetched
+
+
+def _journal_since(api: Api, index: Index, namespace_id: str, cursor: str) -> Fetched | None:
+    """The saved tree at the keys the journal names since ``cursor``, moved on by it; None when the
+    server no longer knows the cursor."""
+    try:
+        pages = list(api.pages(namespace_id, cursor))
+    except errors.CursorReset:
+        return None
+    named = named_keys(pages) | set(index.load_unusable())
+    before, files = index.remote_items(named), index.remote_files_of(named)
+    tree, unusable = dict(before), index.load_unusable()
+    for page in pages:
+        journal.apply(tree, files, page["entries"], unusable)
+    last = pages[-1]
+    return Fetched(tree, files, last["cursor"], last.get("cursor_seq"), before, unusable=unusable)
+
+
+def pull(api: Api, index: Index, namespace_id: str) -> bool:
+    """Bring the saved remote tree and cursor up to the server, in one transaction; whether the
+    server had forgotten the cursor (a reset: the synced tree is forgotten too, so that both sides
+    merge and nothing is deleted)."""
+    cursor = index.cursor()
+    fetched = _journal_since(api, index, namespace_id, cursor) if cursor is not None else None
+    if fetched is None:
+        _pull_listing(api, index, namespace_id, reset=cursor is not None)
+        return cursor is not None
+    before = fetched.before or {}
+    with index.transaction() as tx:
+        for path_key in before.keys() - fetched.tree.keys():
+            tx.delete_remote(path_key)
+        tx.put_remote_many(
+            (k, item, fetched.files.get(k)) for k, item in fetched.tree.items() if before.get(k) != item
+        )
+        tx.mark_remote_changed(fetched.changed())
+        tx.replace_unusable(fetched.unusable)
+        tx.set_cursor(fetched.cursor, fetched.seq)
+    return False
+
+
+def _pull_listing(api: Api, index: Index, namespace_id: str, *, reset: bool) -> None:
+    """The whole remote tree, saved page by page as the listing arrives (no more of it in memory
+    than a page), in one transaction: a listing cut short saves nothing."""
+    unusable: dict[str, journal.Unusable] = {}
+    with index.transaction() as tx:
+        tx.clear_remote()
+        if reset:
+            tx.clear_synced()
+        for page in api.pages(namespace_id):
+            tree: dict[str, Item] = {}
+            files: dict[str, journal.RemoteFile] = {}
+            journal.apply(tree, files, page["entries"], unusable)  # a listing names each key once
+            tx.put_remote_many((k, item, files.get(k)) for k, item in tree.items())
+            tx.mark_remote_changed(tree)
+            cursor, seq = page["cursor"], page.get("cursor_seq")
+        tx.mark_synced_changed()
+        tx.replace_unusable(unusable)
+        tx.set_cursor(cursor, seq)
 
 
 class Look:

@@ -37,23 +37,23 @@ from types import TracebackType
 from typing import Literal
 
 from driftbox import errors
-from driftbox.adapters import fs, scanner
+from driftbox.adapters import scanner
 from driftbox.adapters.api import Api
 from driftbox.adapters.disk import LocalDisk
 from driftbox.adapters.home import Home, write_private
 from driftbox.adapters.index import CachedHash, Index
-from driftbox.adapters.transfer import PART_PREFIX, PresignedTransfers
+from driftbox.adapters.transfer import PresignedTransfers
 from driftbox.core import actions as a
 from driftbox.core import journal, paths, scope
-from driftbox.core.model import FILE, Item
+from driftbox.core.model import Item
 from driftbox.core.planner import check_safe, plan
+from driftbox.disk_scan import MARKER, scan_disk, without_marker
 from driftbox.executor import Executor
-from driftbox.fetched import Fetched, Look, named_keys
+from driftbox.fetched import Fetched, Look, fetch, pull
 from driftbox.ports import Ports
 from driftbox.progress import pending_size, transfer_bar
 from driftbox.status import NotSynced, Pending, Status, reason
 
-MARKER = ".driftbox"  # in the linked folder's root: proves it is the folder that was linked
 MAX_ROUNDS = 6
 # A round plans about this many changed keys at most when the plan can be made in parts (nothing
 # synced gone on either side: a first upload or download); the next rounds plan the rest.
@@ -121,10 +121,6 @@ def _locked_by_another(path: Path) -> bool:
     return False
 
 
-def _without_marker(tree: dict[str, Item]) -> dict[str, Item]:
-    return {k: v for k, v in tree.items() if k != "/" + MARKER}
-
-
 def _paths_of(actions: Iterable[a.Action]) -> set[str]:
     """Every local path the actions name (both ends of moves)."""
     named: set[str] = set()
@@ -134,12 +130,6 @@ def _paths_of(actions: Iterable[a.Action]) -> set[str]:
             if isinstance(value, str):
                 named.add(value)
     return named
-
-
-def _holds_nothing(root: Path) -> bool:
-    """Whether the linked folder holds nothing but its marker and leftovers of transfers."""
-    with os.scandir(root) as entries:
-        return all(e.name == MARKER or e.name.startswith(PART_PREFIX) for e in entries)
 
 
 def _without_marker_keys(keys: set[str]) -> set[str]:
@@ -218,73 +208,12 @@ class Synchronizer:
 
     # -- the remote tree -------------------------------------------------------------------------
     def _fetch(self) -> Fetched:
-        """The server's tree now: the saved one moved on by the journal since the cursor (read and
-        kept at the keys the journal names only), or a whole listing (no cursor yet, or the server
-        forgot it). Saves nothing."""
-        cursor = self.index.cursor()
-        fetched = self._journal_since(cursor) if cursor is not None else None
-        if fetched is not None:
-            return fetched
-        fetched = Fetched({}, {}, None, None, None, reset=cursor is not None)
-        for page in self.api.pages(self.namespace_id):
-            journal.apply(fetched.tree, fetched.files, page["entries"], fetched.unusable)
-            fetched.cursor, fetched.seq = page["cursor"], page.get("cursor_seq")
-        return fetched
-
-    def _journal_since(self, cursor: str) -> Fetched | None:
-        """The saved tree at the keys the journal names since ``cursor``, moved on by it; None when
-        the server no longer knows the cursor."""
-        try:
-            pages = list(self.api.pages(self.namespace_id, cursor))
-        except errors.CursorReset:
-            return None
-        named = named_keys(pages) | set(self.index.load_unusable())
-        before, files = self.index.remote_items(named), self.index.remote_files_of(named)
-        tree, unusable = dict(before), self.index.load_unusable()
-        for page in pages:
-            journal.apply(tree, files, page["entries"], unusable)
-        last = pages[-1]
-        return Fetched(tree, files, last["cursor"], last.get("cursor_seq"), before, unusable=unusable)
+        return fetch(self.api, self.index, self.namespace_id)
 
     def pull(self) -> None:
-        """Bring the saved remote tree and cursor up to the server, in one transaction. After a
-        reset the synced tree is forgotten too: without a base, both sides merge and nothing is
-        deleted."""
-        cursor = self.index.cursor()
-        fetched = self._journal_since(cursor) if cursor is not None else None
-        if fetched is None:
-            self._pull_listing(reset=cursor is not None)
-            return
-        before = fetched.before or {}
-        with self.index.transaction() as tx:
-            for path_key in before.keys() - fetched.tree.keys():
-                tx.delete_remote(path_key)
-            tx.put_remote_many(
-                (k, item, fetched.files.get(k)) for k, item in fetched.tree.items() if before.get(k) != item
-            )
-            tx.mark_remote_changed(fetched.changed())
-            tx.replace_unusable(fetched.unusable)
-            tx.set_cursor(fetched.cursor, fetched.seq)
-
-    def _pull_listing(self, *, reset: bool) -> None:
-        """The whole remote tree, saved page by page as the listing arrives (no more of it in memory
-        than a page), in one transaction: a listing cut short saves nothing."""
-        unusable: dict[str, journal.Unusable] = {}
-        with self.index.transaction() as tx:
-            tx.clear_remote()
-            if reset:
-                tx.clear_synced()
-                self._notices.append(RESET_NOTICE)
-            for page in self.api.pages(self.namespace_id):
-                tree: dict[str, Item] = {}
-                files: dict[str, journal.RemoteFile] = {}
-                journal.apply(tree, files, page["entries"], unusable)  # a listing names each key once
-                tx.put_remote_many((k, item, files.get(k)) for k, item in tree.items())
-                tx.mark_remote_changed(tree)
-                cursor, seq = page["cursor"], page.get("cursor_seq")
-            tx.mark_synced_changed()
-            tx.replace_unusable(unusable)
-            tx.set_cursor(cursor, seq)
+        """Bring the saved remote tree and cursor up to the server (``fetched.pull``)."""
+        if pull(self.api, self.index, self.namespace_id):
+            self._notices.append(RESET_NOTICE)
 
     # -- a pass ------------------------------------------------------------------------------------
     def _scan(
@@ -295,75 +224,10 @@ class Synchronizer:
         near: Collection[str] | None = None,
         budget: int | None = None,
     ) -> scanner.Scan:
-        """What changed on disk since the synced tree (``known=False``: every item, as if none were
-        synced); ``near``: only in the folders holding these paths (file events named them), the
-        rest taken as unchanged; ``budget``: see ``scanner.scan_changes``. Saves the stat cache of what
-        it hashed, forgets that of what is gone."""
-
-        def hasher(path: Path) -> tuple[str, tuple[str, ...]]:
-            hashed = fs.hash_file(path)
-            return hashed.content_hash, hashed.chunks
-
-        # The marker keeps its key whatever twin it meets (``.DRIFTBOX`` would sort before it).
-        marker = Item("/" + MARKER, FILE)
-
-        def synced_at(path_key: str) -> Item | None:
-            if path_key == paths.key(marker.path):
-                return marker
-            return self.index.synced_items([path_key]).get(path_key) if known else None
-
-        def remote_at(path_key: str) -> Item | None:
-            return self.index.remote_items([path_key]).get(path_key)
-
-        def walk() -> scanner.Scan:
-            children = self.index.synced_children if known else (lambda key: {})
-
-            def one(within: str, deep: bool) -> scanner.Scan:
-                return scanner.scan_changes(
-                    self.root,
-                    children,
-                    self.index.stat_children,
-                    hasher,
-                    synced_at=synced_at,
-                    remote_at=remote_at,
-                    within=within,
-                    deep=deep,
-                    budget=budget,
-                )
-
-            if near is None or not known:
-                return one(paths.ROOT, True)
-            found = scanner.merged([one(folder, False) for folder in sorted(self._folders_holding(near))])
-            found.empty = _holds_nothing(self.root)
-            return found
-
-        found = walk()
-        if found.twins and save:  # renamed aside before planning, so nothing is planned over them
-            self._notices += scanner.set_twins_apart(self.root, found, self.index.taken)
-            found = walk()
-        scanner.twins_as_problems(found, self.index.taken)  # status renames nothing; nor can a failed rename
-        found.tree = _without_marker(found.tree)
-        if save:  # with the lock: only one sync runs per home, so these leftovers are dead
-            for leftover in found.leftovers:
-                leftover.unlink(missing_ok=True)
-            with self.index.transaction() as tx:
-                tx.put_stats(found.hashed)
-                tx.delete_stats_at(found.gone)
+        """What changed on disk (``disk_scan.scan_disk``); renames twins aside unless not ``save``."""
+        found, notices = scan_disk(self.root, self.index, save=save, known=known, near=near, budget=budget)
+        self._notices += notices
         return found
-
-    def _folders_holding(self, near: Collection[str]) -> set[str]:
-        """The key of the nearest synced folder, still a folder on disk, above each path: the folder
-        to look in for what happened there (a create, an edit, a delete, a rename)."""
-        folders: set[str] = set()
-        for path in near:
-            folder = paths.parent(path) if path != paths.ROOT else paths.ROOT
-            while folder != paths.ROOT:
-                item = self.index.synced_items([paths.key(folder)]).get(paths.key(folder))
-                if item is not None and not item.is_file and fs.local_path(self.root, item.path).is_dir():
-                    break
-                folder = paths.parent(folder)
-            folders.add(paths.key(folder))
-        return folders
 
     def _plan(
         self,
@@ -394,8 +258,8 @@ class Synchronizer:
             remote_changed, whole = look.remote_changed() | set(held), True
         in_scope = scope.read_scope(changes, _without_marker_keys(remote_changed), look, whole_subtrees=whole)
         # Another device's marker never comes here, nor goes there.
-        synced = _without_marker(in_scope.synced)
-        remote = journal.held_as_synced(_without_marker(in_scope.remote), synced, held)
+        synced = without_marker(in_scope.synced)
+        remote = journal.held_as_synced(without_marker(in_scope.remote), synced, held)
         local = _with_unreadable(in_scope.local, found.problems, synced)
         why = check_safe(synced, local, total=look.synced_count, local_empty=changes.local_empty)
         if why is not None and not deletes_confirmed:

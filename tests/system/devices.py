@@ -17,8 +17,9 @@ import boto3
 from driftbox.adapters.api import Api
 from driftbox.adapters.home import Home
 from driftbox.core import actions as a
+from driftbox.disk_scan import MARKER
 from driftbox.executor import Executor
-from driftbox.synchronizer import MARKER, Synchronizer
+from driftbox.synchronizer import Synchronizer
 
 from infra.local.child import PROJECT_DIR, LocalStack
 

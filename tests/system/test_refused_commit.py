@@ -19,7 +19,7 @@ from typing import Any
 from driftbox.core import actions as a
 from driftbox.core import chunker, paths
 from driftbox.core.model import FILE, Item
-from driftbox.synchronizer import MARKER
+from driftbox.disk_scan import MARKER
 
 from tests.client.unit.simulator import World
 from tests.system.devices import in_process, new_user, plan_now, tree

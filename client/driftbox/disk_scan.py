@@ -1,0 +1,110 @@
+"""What changed on disk since the synced tree, as a pass reads it: the whole linked folder, only the
+folders that file events named, or as much as a part allows (``adapters.scanner``), with the
+linked folder's marker kept out and twins renamed aside (``core/twins.py``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection
+from pathlib import Path
+
+from driftbox.adapters import fs, scanner
+from driftbox.adapters.index import Index
+from driftbox.adapters.transfer import PART_PREFIX
+from driftbox.core import paths
+from driftbox.core.model import FILE, Item
+
+MARKER = ".driftbox"  # in the linked folder's root: proves it is the folder that was linked
+
+
+def without_marker(tree: dict[str, Item]) -> dict[str, Item]:
+    return {k: v for k, v in tree.items() if k != "/" + MARKER}
+
+
+def scan_disk(
+    root: Path,
+    index: Index,
+    *,
+    save: bool = True,
+    known: bool = True,
+    near: Collection[str] | None = None,
+    budget: int | None = None,
+) -> tuple[scanner.Scan, list[str]]:
+    """What changed on disk since the synced tree (``known=False``: every item, as if none were
+    synced), and the notices of twins renamed aside. ``near``: only in the folders holding these
+    paths (file events named them), the rest taken as unchanged; ``budget``: see
+    ``scanner.scan_changes``. ``save``: renames twins aside, saves the stat cache of what it hashed
+    and forgets that of what is gone (a pass holds the home's lock; ``status`` changes nothing)."""
+
+    def hasher(path: Path) -> tuple[str, tuple[str, ...]]:
+        hashed = fs.hash_file(path)
+        return hashed.content_hash, hashed.chunks
+
+    # The marker keeps its key whatever twin it meets (``.DRIFTBOX`` would sort before it).
+    marker = Item("/" + MARKER, FILE)
+
+    def synced_at(path_key: str) -> Item | None:
+        if path_key == paths.key(marker.path):
+            return marker
+        return index.synced_items([path_key]).get(path_key) if known else None
+
+    def remote_at(path_key: str) -> Item | None:
+        return index.remote_items([path_key]).get(path_key)
+
+    def walk() -> scanner.Scan:
+        children = index.synced_children if known else (lambda key: {})
+
+        def one(within: str, deep: bool) -> scanner.Scan:
+            return scanner.scan_changes(
+                root,
+                children,
+                index.stat_children,
+                hasher,
+                synced_at=synced_at,
+                remote_at=remote_at,
+                within=within,
+                deep=deep,
+                budget=budget,
+            )
+
+        if near is None or not known:
+            return one(paths.ROOT, True)
+        found = scanner.merged([one(folder, False) for folder in sorted(_folders_holding(root, index, near))])
+        found.empty = _holds_nothing(root)
+        return found
+
+    notices: list[str] = []
+    found = walk()
+    if found.twins and save:  # renamed aside before planning, so nothing is planned over them
+        notices += scanner.set_twins_apart(root, found, index.taken)
+        found = walk()
+    scanner.twins_as_problems(found, index.taken)  # status renames nothing; nor can a failed rename
+    found.tree = without_marker(found.tree)
+    if save:  # with the lock: only one sync runs per home, so these leftovers are dead
+        for leftover in found.leftovers:
+            leftover.unlink(missing_ok=True)
+        with index.transaction() as tx:
+            tx.put_stats(found.hashed)
+            tx.delete_stats_at(found.gone)
+    return found, notices
+
+
+def _folders_holding(root: Path, index: Index, near: Collection[str]) -> set[str]:
+    """The key of the nearest synced folder, still a folder on disk, above each path: the folder to
+    look in for what happened there (a create, an edit, a delete, a rename)."""
+    folders: set[str] = set()
+    for path in near:
+        folder = paths.parent(path) if path != paths.ROOT else paths.ROOT
+        while folder != paths.ROOT:
+            item = index.synced_items([paths.key(folder)]).get(paths.key(folder))
+            if item is not None and not item.is_file and fs.local_path(root, item.path).is_dir():
+                break
+            folder = paths.parent(folder)
+        folders.add(paths.key(folder))
+    return folders
+
+
+def _holds_nothing(root: Path) -> bool:
+    """Whether the linked folder holds nothing but its marker and leftovers of transfers."""
+    with os.scandir(root) as entries:
+        return all(e.name == MARKER or e.name.startswith(PART_PREFIX) for e in entries)
