@@ -241,9 +241,9 @@ class Synchronizer:
         """The plan for what changed (``core.scope``): the keys the scan found changed, those where
         the remote tree is not the synced one, and the held ones, with what deciding them needs.
 
-        ``in_parts`` (a pass, once ``_parts_possible``): a scan that stopped at its budget is planned
-        alone, the remote changes waiting; else at most ``part_keys`` of the remote changes, the
-        first in key order. Later rounds plan the rest."""
+        ``in_parts`` (``plan_round``: more changed than a part holds, and ``_parts_possible``): a scan
+        that stopped at its budget is planned alone, the remote changes waiting; else the first
+        ``part_keys`` remote changes in key order. Later rounds plan the rest."""
         changes = scope.LocalChanges(
             found.tree,
             found.gone,
@@ -252,7 +252,7 @@ class Synchronizer:
         )
         if in_parts and found.more:
             remote_changed, whole = set(held), False
-        elif in_parts and self.index.remote_changed_count() > self.part_keys:
+        elif in_parts:
             remote_changed, whole = set(self.index.remote_changed_first(self.part_keys)) | set(held), False
         else:
             remote_changed, whole = look.remote_changed() | set(held), True

@@ -379,7 +379,15 @@ class World:
         # differ unmarked (spelled otherwise by each side), and must then plan to nothing.
         changed = self.index.remote_changed_keys()
         in_scope = scope.read_scope(scope.local_changes(synced, local), changed, self.index)
-        actions = plan(
+        actions = self._plan_over(in_scope)
+        whole = plan(synced, local, remote, device=DEVICE, today=self.today)
+        assert actions == whole, f"planned over the changes: {actions}\nover everything: {whole}"
+        self._check_parts(synced, local, remote, changed, whole)
+        return actions, in_scope.keys
+
+    def _plan_over(self, in_scope: scope.Scope) -> list[Action]:
+        """The plan of a scope's trees, names outside it checked against the index, as a pass plans."""
+        return plan(
             in_scope.synced,
             in_scope.local,
             in_scope.remote,
@@ -387,10 +395,6 @@ class World:
             today=self.today,
             taken_outside=in_scope.taken(self.index),
         )
-        whole = plan(synced, local, remote, device=DEVICE, today=self.today)
-        assert actions == whole, f"planned over the changes: {actions}\nover everything: {whole}"
-        self._check_parts(synced, local, remote, changed, whole)
-        return actions, in_scope.keys
 
     def _check_parts(
         self,
@@ -428,14 +432,7 @@ class World:
                     self.index,
                     whole_subtrees=False,
                 )
-                actions = plan(
-                    in_part.synced,
-                    in_part.local,
-                    in_part.remote,
-                    device=DEVICE,
-                    today=self.today,
-                    taken_outside=in_part.taken(self.index),
-                )
+                actions = self._plan_over(in_part)
                 extra = [x for x in actions if x not in whole]
                 assert not extra, f"a part of {sorted(part)} planned {extra}, not in the whole plan {whole}"
                 planned.update(actions)
