@@ -8,6 +8,7 @@ import bisect
 import contextlib
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from driftbox import errors
 from driftbox.adapters.api import Api
@@ -80,25 +81,39 @@ def _journal_since(api: Api, index: Index, namespace_id: str, cursor: str) -> Fe
 
 
 def pull(api: Api, index: Index, namespace_id: str) -> bool:
-    """Bring the saved remote tree and cursor up to the server, in one transaction; whether the
-    server had forgotten the cursor (a reset: the synced tree is forgotten too, so that both sides
-    merge and nothing is deleted)."""
+    """Bring the saved remote tree and cursor up to the server; whether the server had forgotten
+    the cursor (a reset: the synced tree is forgotten too, so that both sides merge and nothing is
+    deleted).
+
+    The journal since the cursor is saved a page at a time, each page with the cursor after it in
+    one transaction: no more of it is held than a page, and a pull cut short keeps what it saved
+    (the index then stands at a point of the journal, a tree the server really had).
+    """
     cursor = index.cursor()
-    fetched = _journal_since(api, index, namespace_id, cursor) if cursor is not None else None
-    if fetched is None:
-        _pull_listing(api, index, namespace_id, reset=cursor is not None)
-        return cursor is not None
-    before = fetched.before or {}
+    if cursor is not None:
+        try:
+            for page in api.pages(namespace_id, cursor):
+                _save_page(index, page)
+            return False
+        except errors.CursorReset:
+            pass
+    _pull_listing(api, index, namespace_id, reset=cursor is not None)
+    return cursor is not None
+
+
+def _save_page(index: Index, page: dict[str, Any]) -> None:
+    """One page of the journal, applied to the saved tree at the keys it names."""
+    named = named_keys([page]) | set(index.load_unusable())
+    before, files = index.remote_items(named), index.remote_files_of(named)
+    tree, unusable = dict(before), index.load_unusable()
+    journal.apply(tree, files, page["entries"], unusable)
     with index.transaction() as tx:
-        for path_key in before.keys() - fetched.tree.keys():
+        for path_key in before.keys() - tree.keys():
             tx.delete_remote(path_key)
-        tx.put_remote_many(
-            (k, item, fetched.files.get(k)) for k, item in fetched.tree.items() if before.get(k) != item
-        )
-        tx.mark_remote_changed(fetched.changed())
-        tx.replace_unusable(fetched.unusable)
-        tx.set_cursor(fetched.cursor, fetched.seq)
-    return False
+        tx.put_remote_many((k, item, files.get(k)) for k, item in tree.items() if before.get(k) != item)
+        tx.mark_remote_changed({k for k in before.keys() | tree.keys() if before.get(k) != tree.get(k)})
+        tx.replace_unusable(unusable)
+        tx.set_cursor(page["cursor"], page.get("cursor_seq"))
 
 
 def _pull_listing(api: Api, index: Index, namespace_id: str, *, reset: bool) -> None:

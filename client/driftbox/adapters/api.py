@@ -206,7 +206,7 @@ class Api:
     def pages(self, namespace_id: str, cursor: str | None = None) -> Iterator[Any]:
         """Every page from ``cursor`` (or a full listing) until ``has_more`` is false."""
         while True:
-            page = self.objects(namespace_id, cursor)
+            page = _journal_page(self.objects(namespace_id, cursor))
             yield page
             cursor = page["cursor"]
             if not page["has_more"]:
@@ -265,3 +265,16 @@ def _retry_after_s(headers: Mapping[str, str]) -> float:
         return min(float(headers.get("Retry-After", "0")), 60.0)
     except ValueError:
         return 0.0
+
+
+def _journal_page(page: Any) -> dict[str, Any]:
+    """A page of ``GET /v1/objects`` whose envelope holds (its entries are checked one by one)."""
+    if not (
+        isinstance(page, dict)
+        and isinstance(page.get("entries"), list)
+        and isinstance(page.get("cursor"), str)
+        and isinstance(page.get("has_more"), bool)
+        and (page.get("cursor_seq") is None or type(page.get("cursor_seq")) is int)
+    ):
+        raise errors.DriftboxError("the server sent a journal page without entries, cursor and has_more")
+    return page
