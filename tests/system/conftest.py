@@ -13,10 +13,28 @@ import requests
 
 from infra.local.child import PROJECT_DIR, LocalStack
 
+_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Note on the test whether its call failed, for ``make_stack`` to say what its stacks logged."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.when == "call":
+        item.stash[_FAILED] = report.failed
+
+
+def said_amiss(output: list[str], most: int = 80) -> str:
+    """The lines of a stack's output that tell of an error (a 500's traceback, a failed write)."""
+    amiss = [line for line in output if "ERROR" in line or "Traceback" in line or "Error" in line]
+    return "".join(amiss[-most:])
+
 
 @pytest.fixture
-def make_stack(tmp_path: Path) -> Iterator[Any]:
-    """``make_stack(data_dir, project_dir=, args=, **env)`` starts a stack; each is killed at the end."""
+def make_stack(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """``make_stack(data_dir, project_dir=, args=, **env)`` starts a stack; each is killed at the end.
+    After a failed test, what each stack logged of errors is printed (pytest shows it with the failure)."""
     started: list[LocalStack] = []
 
     def make(
@@ -32,6 +50,8 @@ def make_stack(tmp_path: Path) -> Iterator[Any]:
     yield make
     for stack in started:
         stack.kill()
+        if request.node.stash.get(_FAILED, False):
+            print(f"--- errors the stack at {stack.api} logged ---\n{said_amiss(stack.output)}")
 
 
 class Client:
