@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import http.server
-import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from driftbox.adapters.home import Home, Settings
+
+from tests.client.functional.stand_in import serving
 
 NAMESPACE = "ns_000000000000000000000000"
 
@@ -49,34 +47,18 @@ ANSWERS: dict[tuple[str, str | None], tuple[int, Any]] = {
 }
 
 
-class _Server(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        url = urlsplit(self.path)
-        query = {k: v[0] for k, v in parse_qs(url.query).items()}
-        if url.path == "/v1/folders":
-            status, body = ANSWERS[(query["path"], query.get("cursor"))]
-        elif url.path == "/v1/files/revisions" and query["path"] == "/Docs/a.txt":
-            status, body = 200, {"path": "/Docs/a.txt", "object_id": "o_1", "revisions": [{"size": 1234}]}
-        else:
-            status, body = 404, {"error": {"code": "not_found", "message": "no route"}}
-        raw = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+def _answer(path: str, query: dict[str, str]) -> tuple[int, Any]:
+    if path == "/v1/folders":
+        return ANSWERS[(query["path"], query.get("cursor"))]
+    if path == "/v1/files/revisions" and query["path"] == "/Docs/a.txt":
+        return 200, {"path": "/Docs/a.txt", "object_id": "o_1", "revisions": [{"size": 1234}]}
+    return 404, {"error": {"code": "not_found", "message": "no route"}}
 
 
 @pytest.fixture
 def server() -> Iterator[str]:
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Server)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(_answer) as url:
+        yield url
 
 
 def ls(server: str, tmp_path: Path, path: str) -> subprocess.CompletedProcess[str]:

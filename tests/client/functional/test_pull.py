@@ -5,19 +5,17 @@ next one goes on from there, ending where one uninterrupted pull ends."""
 from __future__ import annotations
 
 import hashlib
-import http.server
-import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from driftbox import errors
 from driftbox.adapters.api import Api
 from driftbox.adapters.index import Index
 from driftbox.fetched import pull
+
+from tests.client.functional.stand_in import serving
 
 NAMESPACE = "ns_000000000000000000000000"
 
@@ -52,33 +50,14 @@ JOURNAL: dict[str, tuple[int, Any]] = {
 }
 
 
-class _Journal(http.server.BaseHTTPRequestHandler):
-    answers: dict[str, tuple[int, Any]] = {}
-
-    def do_GET(self) -> None:
-        url = urlsplit(self.path)
-        cursor = parse_qs(url.query).get("cursor", [""])[0]
-        status, body = self.answers.get(cursor, (404, {"error": {"code": "not_found", "message": "no page"}}))
-        raw = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def journal() -> Iterator[tuple[Api, dict[str, tuple[int, Any]]]]:
+    """An Api on a stand-in server answering ``GET /v1/objects`` from the cursor; the answers may be
+    changed while it runs."""
     answers = dict(JOURNAL)
-    handler = type("Handler", (_Journal,), {"answers": answers})
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield Api(f"http://127.0.0.1:{httpd.server_address[1]}", "t", attempts=1), answers
-    httpd.shutdown()
-    httpd.server_close()
+    missing = (404, {"error": {"code": "not_found", "message": "no page"}})
+    with serving(lambda path, query: answers.get(query.get("cursor", ""), missing)) as url:
+        yield Api(url, "t", attempts=1), answers
 
 
 @pytest.fixture
