@@ -5,7 +5,9 @@ linked folder's marker kept out and twins renamed aside (``core/twins.py``)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Collection
+import sys
+import threading
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from driftbox.adapters import fs, scanner
@@ -19,6 +21,12 @@ MARKER = ".driftbox"  # in the linked folder's root: proves it is the folder tha
 
 def without_marker(tree: dict[str, Item]) -> dict[str, Item]:
     return {k: v for k, v in tree.items() if k != "/" + MARKER}
+
+
+# Synced items from which a whole scan is shared with a second process: forking one costs about
+# 20 ms, and a scan of 100k unchanged entries takes 0.48 s alone, 0.27 s shared.
+SHARE_FROM = 20_000
+Scanning = Callable[[str, bool], scanner.Scan]  # (folder key, deep) -> what changed there
 
 
 def scan_disk(
@@ -35,39 +43,12 @@ def scan_disk(
     paths (file events named them), the rest taken as unchanged; ``budget``: see
     ``scanner.scan_changes``. ``save``: renames twins aside, saves the stat cache of what it hashed
     and forgets that of what is gone (a pass holds the home's lock; ``status`` changes nothing)."""
-
-    def hasher(path: Path) -> tuple[str, tuple[str, ...]]:
-        hashed = fs.hash_file(path)
-        return hashed.content_hash, hashed.chunks
-
-    # The marker keeps its key whatever twin it meets (``.DRIFTBOX`` would sort before it).
-    marker = Item("/" + MARKER, FILE)
-
-    def synced_at(path_key: str) -> Item | None:
-        if path_key == paths.key(marker.path):
-            return marker
-        return index.synced_items([path_key]).get(path_key) if known else None
-
-    def remote_at(path_key: str) -> Item | None:
-        return index.remote_items([path_key]).get(path_key)
+    one = _scanning(root, index, known=known, budget=budget)
 
     def walk() -> scanner.Scan:
-        children = index.synced_children if known else (lambda key: {})
-
-        def one(within: str, deep: bool) -> scanner.Scan:
-            return scanner.scan_changes(
-                root,
-                children,
-                index.stat_children,
-                hasher,
-                synced_at=synced_at,
-                remote_at=remote_at,
-                within=within,
-                deep=deep,
-                budget=budget,
-            )
-
         if near is None or not known:
+            if known and budget is None and _may_share(index):
+                return _shared(one, root, index)
             return one(paths.ROOT, True)
         found = scanner.merged([one(folder, False) for folder in sorted(_folders_holding(root, index, near))])
         found.empty = _holds_nothing(root)
@@ -87,6 +68,92 @@ def scan_disk(
             tx.put_stats(found.hashed)
             tx.delete_stats_at(found.gone)
     return found, notices
+
+
+def _scanning(root: Path, index: Index, *, known: bool, budget: int | None) -> Scanning:
+    """``scanner.scan_changes`` of one folder (deep or not), reading the synced tree from ``index``."""
+
+    def hasher(path: Path) -> tuple[str, tuple[str, ...]]:
+        hashed = fs.hash_file(path)
+        return hashed.content_hash, hashed.chunks
+
+    # The marker keeps its key whatever twin it meets (``.DRIFTBOX`` would sort before it).
+    marker = Item("/" + MARKER, FILE)
+
+    def synced_at(path_key: str) -> Item | None:
+        if path_key == paths.key(marker.path):
+            return marker
+        return index.synced_items([path_key]).get(path_key) if known else None
+
+    def remote_at(path_key: str) -> Item | None:
+        return index.remote_items([path_key]).get(path_key)
+
+    children = index.synced_children if known else (lambda key: {})
+
+    def one(within: str, deep: bool) -> scanner.Scan:
+        return scanner.scan_changes(
+            root,
+            children,
+            index.stat_children,
+            hasher,
+            synced_at=synced_at,
+            remote_at=remote_at,
+            within=within,
+            deep=deep,
+            budget=budget,
+        )
+
+    return one
+
+
+def _may_share(index: Index) -> bool:
+    """Whether to share a whole scan with a forked process: on Linux (elsewhere a fork may not be
+    safe at all), with enough synced to be worth a fork, with no other thread running (a fork
+    copies only this one, and with it any lock another held: transfer threads use the index), and
+    with the index's connection in no transaction. The forked process never uses that connection,
+    and opens its own; SQLite's record of this process's locks, which it inherits, then holds none."""
+    return (
+        sys.platform == "linux"
+        and threading.active_count() == 1
+        and index.idle()
+        and index.synced_count() >= SHARE_FROM
+    )
+
+
+def _shared(one: Scanning, root: Path, index: Index) -> scanner.Scan:
+    """A whole scan in two processes: the root here, not deep, then the unchanged synced folders
+    it holds (or, where it holds one alone, those below it) shared out every other one, this
+    process walking its share meanwhile. The same ``Scan`` as one walk, but for the order of its
+    lists; if the other process dies, its share is walked here."""
+    import multiprocessing  # here: a scan that shares nothing does not pay for these imports
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    scans = [one(paths.ROOT, False)]
+    while len(scans[-1].unwalked) == 1:  # one folder holds the rest: share what is below it
+        scans.append(one(scans[-1].unwalked[0], False))
+    frontier = scans[-1].unwalked
+    mine, theirs = frontier[0::2], frontier[1::2]
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        apart = pool.submit(_scan_apart, root, index.db_path, index.folder_id, theirs) if theirs else None
+        scans += [one(folder_key, True) for folder_key in mine]
+        try:
+            scans += [apart.result()] if apart is not None else []
+        except BrokenProcessPool:
+            scans += [one(folder_key, True) for folder_key in theirs]
+    found = scanner.merged(scans)
+    found.unwalked = []
+    return found
+
+
+def _scan_apart(root: Path, db_path: Path, folder_id: int, folder_keys: list[str]) -> scanner.Scan:
+    """In the forked process: these synced folders, deep, through a connection of its own."""
+    index = Index.reader(db_path, folder_id)
+    try:
+        one = _scanning(root, index, known=True, budget=None)
+        return scanner.merged([one(folder_key, True) for folder_key in folder_keys])
+    finally:
+        index.close()
 
 
 def _folders_holding(root: Path, index: Index, near: Collection[str]) -> set[str]:

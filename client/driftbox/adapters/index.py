@@ -97,6 +97,18 @@ class Index:
             raise
         return cls(connection, db_path, folder_id)
 
+    @classmethod
+    def reader(cls, db_path: Path, folder_id: int) -> Index:
+        """Another connection to an index already open, that only reads: for a process of its own
+        (a connection must never cross a ``fork``)."""
+        connection = sqlite3.connect(db_path, timeout=30, isolation_level=None, check_same_thread=False)
+        connection.execute("PRAGMA query_only = ON")
+        return cls(connection, db_path, folder_id)
+
+    def idle(self) -> bool:
+        """Whether this connection is in no transaction, so holds no lock on the database."""
+        return not self._db.in_transaction
+
     def close(self) -> None:
         with self._lock:
             self._db.close()

@@ -51,6 +51,7 @@ class Scan:
     unchanged: int = 0  # entries found as synced (``scan_changes``): not in ``tree``
     empty: bool | None = None  # whether the folder holds nothing, when a scan of a part says
     more: bool = False  # the walk stopped at its budget: folders it did not list may hold changes
+    unwalked: list[str] = field(default_factory=list)  # not ``deep``: unchanged synced folders left
 
 
 def merged(scans: list[Scan]) -> Scan:
@@ -66,6 +67,7 @@ def merged(scans: list[Scan]) -> Scan:
         whole.gone |= part.gone
         whole.unchanged += part.unchanged
         whole.more |= part.more
+        whole.unwalked += part.unwalked
     return whole
 
 
@@ -177,9 +179,11 @@ class _Walk:
         for path_key, same_key in by_key.items():
             entry = same_key[0] if len(same_key) == 1 else self._keeper(prefix, path_key, same_key)
             self.entry(entry, f"{prefix}/{entry.name}", path_key, cache, known=path_key in synced_keys)
-        for path_key, (entry, synced) in unchanged.items() if self.deep else ():
-            if synced.kind == FOLDER:
+        for path_key, (entry, synced) in unchanged.items():
+            if synced.kind == FOLDER and self.deep:
                 self.folder(Path(entry.path), synced.path, path_key, known=True)
+            elif synced.kind == FOLDER:
+                self.result.unwalked.append(path_key)
         self.result.gone.update(synced_keys - seen)
 
     def _keeper(self, prefix: str, path_key: str, same_key: list[os.DirEntry[str]]) -> os.DirEntry[str]:
