@@ -26,7 +26,7 @@ def without_marker(tree: dict[str, Item]) -> dict[str, Item]:
 # Synced items from which a whole scan is shared with a second process: forking one costs about
 # 20 ms, and a scan of 100k unchanged entries takes 0.48 s alone, 0.27 s shared.
 SHARE_FROM = 20_000
-Scanning = Callable[[str, bool], scanner.Scan]  # (folder key, deep) -> what changed there
+Scanning = Callable[[str, bool, int | None], scanner.Scan]  # (folder key, deep, budget) -> its changes
 
 
 def scan_disk(
@@ -43,14 +43,16 @@ def scan_disk(
     paths (file events named them), the rest taken as unchanged; ``budget``: see
     ``scanner.scan_changes``. ``save``: renames twins aside, saves the stat cache of what it hashed
     and forgets that of what is gone (a pass holds the home's lock; ``status`` changes nothing)."""
-    one = _scanning(root, index, known=known, budget=budget)
+    one = _scanning(root, index, known=known)
 
     def walk() -> scanner.Scan:
         if near is None or not known:
-            if known and budget is None and _may_share(index):
-                return _shared(one, root, index)
-            return one(paths.ROOT, True)
-        found = scanner.merged([one(folder, False) for folder in sorted(_folders_holding(root, index, near))])
+            if known and _may_share(index):
+                return _shared(one, root, index, budget)
+            return one(paths.ROOT, True, budget)
+        found = scanner.merged(
+            [one(folder, False, budget) for folder in sorted(_folders_holding(root, index, near))]
+        )
         found.empty = _holds_nothing(root)
         return found
 
@@ -70,7 +72,7 @@ def scan_disk(
     return found, notices
 
 
-def _scanning(root: Path, index: Index, *, known: bool, budget: int | None) -> Scanning:
+def _scanning(root: Path, index: Index, *, known: bool) -> Scanning:
     """``scanner.scan_changes`` of one folder (deep or not), reading the synced tree from ``index``."""
 
     def hasher(path: Path) -> tuple[str, tuple[str, ...]]:
@@ -90,7 +92,7 @@ def _scanning(root: Path, index: Index, *, known: bool, budget: int | None) -> S
 
     children = index.synced_children if known else (lambda key: {})
 
-    def one(within: str, deep: bool) -> scanner.Scan:
+    def one(within: str, deep: bool, budget: int | None) -> scanner.Scan:
         return scanner.scan_changes(
             root,
             children,
@@ -120,38 +122,60 @@ def _may_share(index: Index) -> bool:
     )
 
 
-def _shared(one: Scanning, root: Path, index: Index) -> scanner.Scan:
+def _shared(one: Scanning, root: Path, index: Index, budget: int | None) -> scanner.Scan:
     """A whole scan in two processes: the root here, not deep, then the unchanged synced folders
     it holds (or, where it holds one alone, those below it) shared out every other one, this
     process walking its share meanwhile. The same ``Scan`` as one walk, but for the order of its
-    lists; if the other process dies, its share is walked here."""
+    lists; if the other process dies, its share is walked here. A ``budget`` left after the root
+    is halved between the two (each folder listed is still whole)."""
     import multiprocessing  # here: a scan that shares nothing does not pay for these imports
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    scans = [one(paths.ROOT, False)]
-    while len(scans[-1].unwalked) == 1:  # one folder holds the rest: share what is below it
-        scans.append(one(scans[-1].unwalked[0], False))
-    frontier = scans[-1].unwalked
+    scans = [one(paths.ROOT, False, budget)]
+    while len(scans[-1].unwalked) == 1 and not scans[-1].more:  # one folder holds the rest
+        scans.append(one(scans[-1].unwalked[0], False, _left(budget, scans)))
+    frontier = [] if scans[-1].more else scans[-1].unwalked
     mine, theirs = frontier[0::2], frontier[1::2]
+    left = _left(budget, scans)
+    share = None if left is None else max(0, left) // 2
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
-        apart = pool.submit(_scan_apart, root, index.db_path, index.folder_id, theirs) if theirs else None
-        scans += [one(folder_key, True) for folder_key in mine]
+        args = (root, index.db_path, index.folder_id, theirs, share)
+        apart = pool.submit(_scan_apart, *args) if theirs else None
+        scans.append(_walk(one, mine, None if left is None else left - (share or 0)))
         try:
             scans += [apart.result()] if apart is not None else []
         except BrokenProcessPool:
-            scans += [one(folder_key, True) for folder_key in theirs]
+            scans.append(_walk(one, theirs, share))
     found = scanner.merged(scans)
     found.unwalked = []
     return found
 
 
-def _scan_apart(root: Path, db_path: Path, folder_id: int, folder_keys: list[str]) -> scanner.Scan:
+def _left(budget: int | None, scans: list[scanner.Scan]) -> int | None:
+    return None if budget is None else budget - sum(len(found.tree) for found in scans)
+
+
+def _walk(one: Scanning, folder_keys: list[str], budget: int | None) -> scanner.Scan:
+    """These synced folders, deep, in order, while the budget lasts (``more`` if one is left)."""
+    scans: list[scanner.Scan] = []
+    for folder_key in folder_keys:
+        left = _left(budget, scans)
+        if left is not None and left <= 0:
+            found = scanner.merged(scans)
+            found.more = True
+            return found
+        scans.append(one(folder_key, True, left))
+    return scanner.merged(scans)
+
+
+def _scan_apart(
+    root: Path, db_path: Path, folder_id: int, folder_keys: list[str], budget: int | None
+) -> scanner.Scan:
     """In the forked process: these synced folders, deep, through a connection of its own."""
     index = Index.reader(db_path, folder_id)
     try:
-        one = _scanning(root, index, known=True, budget=None)
-        return scanner.merged([one(folder_key, True) for folder_key in folder_keys])
+        return _walk(_scanning(root, index, known=True), folder_keys, budget)
     finally:
         index.close()
 

@@ -13,14 +13,16 @@ from driftbox import disk_scan
 from driftbox.adapters import scanner
 from driftbox.adapters.index import Index
 
-from tests.client.functional.test_scan_changes import CHANGES, _hasher, _start
+from tests.client.functional.test_scan_changes import CHANGES, _hasher, _start, _write
 
 _real_scan_apart = disk_scan._scan_apart
 
 
-def _scan_apart_noting_its_pid(root: Path, db_path: Path, folder_id: int, keys: list[str]) -> scanner.Scan:
+def _scan_apart_noting_its_pid(
+    root: Path, db_path: Path, folder_id: int, keys: list[str], budget: int | None
+) -> scanner.Scan:
     Path(os.environ["DRIFTBOX_TEST_APART"]).write_text(f"{os.getpid()} {len(keys)}")
-    return _real_scan_apart(root, db_path, folder_id, keys)
+    return _real_scan_apart(root, db_path, folder_id, keys, budget)
 
 
 def _seen(found: scanner.Scan) -> dict[str, Any]:
@@ -101,3 +103,36 @@ def test_a_scan_is_not_shared_inside_a_transaction(tmp_path: Path, monkeypatch: 
     monkeypatch.setattr(disk_scan, "SHARE_FROM", 0)
     with Index.open(tmp_path / "index.db", root, "ns") as index, index.transaction():
         assert not disk_scan._may_share(index)
+
+
+@pytest.mark.parametrize("budget", [1, 12, 1000])
+def test_a_shared_scan_with_a_budget_lists_each_folder_whole_and_says_when_it_stopped(
+    tmp_path: Path, apart: Path, monkeypatch: pytest.MonkeyPatch, budget: int
+) -> None:
+    """A pass in parts scans with a budget: shared, each process has half of what the root left."""
+    root = tmp_path / "folder"
+    folders = [f"f{i}" for i in range(8)]
+    for folder in folders:
+        for i in range(3):
+            _write(root, f"{folder}/old{i}.txt", f"{folder} {i}".encode())
+    first = scanner.scan(root, {}, _hasher)
+    for folder in folders:
+        for i in range(5):
+            _write(root, f"{folder}/new{i}.txt", f"{folder} new {i}".encode())
+    with Index.open(tmp_path / "index.db", root, "ns") as index:
+        with index.transaction() as tx:
+            tx.put_synced_many(
+                (k, item, first.hashed[k].stat if item.is_file else None) for k, item in first.tree.items()
+            )
+        monkeypatch.setattr(disk_scan, "SHARE_FROM", 0)
+        shared, _ = disk_scan.scan_disk(root, index, save=False, budget=budget)
+        monkeypatch.setattr(disk_scan, "SHARE_FROM", 10**9)
+        whole, _ = disk_scan.scan_disk(root, index, save=False)
+
+    listed = {key.split("/")[1] for key in shared.tree}
+    assert all(k in shared.tree for k in whole.tree if k.split("/")[1] in listed)  # each folder whole
+    assert shared.more == (listed != set(folders))
+    assert len(shared.tree) <= max(budget, 5) + 2 * 5  # a folder more than its budget, on each side
+    if budget == 1000:
+        assert _seen(shared) == _seen(whole)
+    assert apart.exists()
