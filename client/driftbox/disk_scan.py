@@ -114,12 +114,11 @@ def _may_share(index: Index) -> bool:
     copies only this one, and with it any lock another held: transfer threads use the index), and
     with the index's connection in no transaction. The forked process never uses that connection,
     and opens its own; SQLite's record of this process's locks, which it inherits, then holds none."""
-    return (
-        sys.platform == "linux"
-        and threading.active_count() == 1
-        and index.idle()
-        and index.synced_count() >= SHARE_FROM
-    )
+    return sys.platform == "linux" and _only_thread() and index.idle() and index.synced_count() >= SHARE_FROM
+
+
+def _only_thread() -> bool:
+    return threading.active_count() == 1
 
 
 def _shared(one: Scanning, root: Path, index: Index, budget: int | None) -> scanner.Scan:
