@@ -68,12 +68,17 @@ def _journal_since(api: Api, index: Index, namespace_id: str, cursor: str) -> Fe
     """The saved tree at the keys the journal names since ``cursor``, moved on by it; None when the
     server no longer knows the cursor."""
     try:
-        pages = list(api.pages(namespace_id, cursor))
+        return _moved_on(index, list(api.pages(namespace_id, cursor)))
     except errors.CursorReset:
         return None
-    named = named_keys(pages) | set(index.load_unusable())
+
+
+def _moved_on(index: Index, pages: list[dict[str, Any]]) -> Fetched:
+    """The saved tree at the keys these journal pages name (and the held ones), moved on by them."""
+    unusable = index.load_unusable()
+    named = named_keys(pages) | set(unusable)
     before, files = index.remote_items(named), index.remote_files_of(named)
-    tree, unusable = dict(before), index.load_unusable()
+    tree = dict(before)
     for page in pages:
         journal.apply(tree, files, page["entries"], unusable)
     last = pages[-1]
@@ -86,8 +91,9 @@ def pull(api: Api, index: Index, namespace_id: str) -> bool:
     deleted).
 
     The journal since the cursor is saved a page at a time, each page with the cursor after it in
-    one transaction: no more of it is held than a page, and a pull cut short keeps what it saved
-    (the index then stands at a point of the journal, a tree the server really had).
+    one transaction: no more of it is held than a page, and a pull cut short keeps what it saved,
+    the next one going on from its cursor. (A page may end inside a commit: the pass that pulled
+    stops there, and no plan is made of a tree a pull left half way.)
     """
     cursor = index.cursor()
     if cursor is not None:
@@ -103,17 +109,17 @@ def pull(api: Api, index: Index, namespace_id: str) -> bool:
 
 def _save_page(index: Index, page: dict[str, Any]) -> None:
     """One page of the journal, applied to the saved tree at the keys it names."""
-    named = named_keys([page]) | set(index.load_unusable())
-    before, files = index.remote_items(named), index.remote_files_of(named)
-    tree, unusable = dict(before), index.load_unusable()
-    journal.apply(tree, files, page["entries"], unusable)
+    fetched = _moved_on(index, [page])
+    before = fetched.before or {}
     with index.transaction() as tx:
-        for path_key in before.keys() - tree.keys():
+        for path_key in before.keys() - fetched.tree.keys():
             tx.delete_remote(path_key)
-        tx.put_remote_many((k, item, files.get(k)) for k, item in tree.items() if before.get(k) != item)
-        tx.mark_remote_changed({k for k in before.keys() | tree.keys() if before.get(k) != tree.get(k)})
-        tx.replace_unusable(unusable)
-        tx.set_cursor(page["cursor"], page.get("cursor_seq"))
+        tx.put_remote_many(
+            (k, item, fetched.files.get(k)) for k, item in fetched.tree.items() if before.get(k) != item
+        )
+        tx.mark_remote_changed(fetched.changed())
+        tx.replace_unusable(fetched.unusable)
+        tx.set_cursor(fetched.cursor, fetched.seq)
 
 
 def _pull_listing(api: Api, index: Index, namespace_id: str, *, reset: bool) -> None:
