@@ -46,7 +46,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.client_bench import GNU_TIME, KEYS, PASSWORD, Driftbox, Run, best, find_aws
+from bench.tools import GNU_TIME, KEYS, PASSWORD, Driftbox, Run, best, find_aws
 from infra.local.child import LocalStack
 
 FILE_BYTES = 1024

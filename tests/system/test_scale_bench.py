@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.client_bench import find_aws
 from bench.scale_bench import BIG_JOBS, OPERATIONS, PEER_ROWS
+from bench.tools import find_aws
 from infra.local.child import PROJECT_DIR
 
 
